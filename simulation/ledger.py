@@ -1,0 +1,159 @@
+"""Double-entry money: accounts, transactions and the stock-flow checker.
+
+Every yuan moves as one transaction from one account to another. Institutions
+(banks, funds, insurers, governments) and the outside sectors (households /
+depositors, rest of world, the central bank) each own one cash account here;
+the cash of the firm population is a vector block of accounts, one per firm
+agent, held per real firm and multiplied by ``scale`` (the firms one agent
+stands for) when it moves. Outside sectors may go negative: they are where
+money enters and leaves the modelled economy, so the sum over all accounts is
+zero at all times. :meth:`Ledger.check` verifies that and each institution's
+balance sheet identity.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+OUTSIDE_SECTORS = ("households", "rest_of_world", "central_bank")
+
+
+@dataclass
+class Account:
+    """One cash account: its owner's name, sector and region (None = national)."""
+
+    name: str
+    sector: str
+    region: int | None = None
+
+
+@dataclass
+class FlowRecord:
+    """Money moved in the current quarter, by kind and by sector pair (RMB)."""
+
+    by_kind: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    by_pair: dict[tuple[str, str, str], float] = field(default_factory=lambda: defaultdict(float))
+
+
+class Ledger:
+    """Cash accounts of every agent and sector, moved only by transactions.
+
+    Args:
+        firm_cash: the population's cash column accessor (a callable returning
+            the live per-real-firm cash array); amounts are per real firm.
+        scale: real firms per firm agent.
+    """
+
+    FIRMS = -1  # pseudo account id for "the firm block"
+
+    def __init__(self, firm_cash, scale: float):
+        self._firm_cash = firm_cash
+        self.scale = float(scale)
+        self.accounts: list[Account] = []
+        self.balance = np.zeros(0)
+        self.flows = FlowRecord()
+        self.gross_total = 0.0
+        self.transactions = 0
+
+    # -- accounts ---------------------------------------------------------
+    def open(self, name: str, sector: str, region: int | None = None) -> int:
+        """Open a cash account with zero balance; returns its id."""
+        self.accounts.append(Account(name, sector, region))
+        self.balance = np.append(self.balance, 0.0)
+        return len(self.accounts) - 1
+
+    def sector(self, account: int) -> str:
+        return "firms" if account == self.FIRMS else self.accounts[account].sector
+
+    # -- transactions -----------------------------------------------------
+    def _record(self, kind: str, src: int, dst: int, amount: float) -> None:
+        self.flows.by_kind[kind] += amount
+        self.flows.by_pair[(self.sector(src), self.sector(dst), kind)] += amount
+        self.gross_total += abs(amount)
+        self.transactions += 1
+
+    def transfer(self, src: int, dst: int, amount: float, kind: str) -> None:
+        """Move ``amount`` RMB from account ``src`` to account ``dst``."""
+        if amount == 0.0:
+            return
+        if not np.isfinite(amount):
+            raise ValueError(f"non-finite transfer {kind}: {amount}")
+        self.balance[src] -= amount
+        self.balance[dst] += amount
+        self._record(kind, src, dst, amount)
+
+    def firms_pay(self, firms: np.ndarray, per_firm: np.ndarray, dst: int | np.ndarray, kind: str) -> float:
+        """Firms pay ``per_firm`` RMB (per real firm) to ``dst`` (one account or one per firm).
+
+        Returns the total in RMB (per-firm amounts × scale).
+        """
+        if len(firms) == 0:
+            return 0.0
+        cash = self._firm_cash()
+        np.subtract.at(cash, firms, per_firm) if _has_duplicates(firms) else cash.__setitem__(firms, cash[firms] - per_firm)
+        return self._credit_counterparties(dst, per_firm, kind, outgoing=True)
+
+    def pay_firms(self, src: int | np.ndarray, firms: np.ndarray, per_firm: np.ndarray, kind: str) -> float:
+        """``src`` (one account or one per firm) pays ``per_firm`` RMB (per real firm) to firms."""
+        if len(firms) == 0:
+            return 0.0
+        cash = self._firm_cash()
+        np.add.at(cash, firms, per_firm) if _has_duplicates(firms) else cash.__setitem__(firms, cash[firms] + per_firm)
+        return self._credit_counterparties(src, per_firm, kind, outgoing=False)
+
+    def firm_to_firm(self, payers: np.ndarray, payees: np.ndarray, per_firm: np.ndarray, kind: str) -> float:
+        """Firms pay other firms (e.g. anchor firms settling suppliers' receivables)."""
+        if len(payers) == 0:
+            return 0.0
+        cash = self._firm_cash()
+        np.subtract.at(cash, payers, per_firm)
+        np.add.at(cash, payees, per_firm)
+        total = float(per_firm.sum()) * self.scale
+        self._record(kind, self.FIRMS, self.FIRMS, total)
+        return total
+
+    def _credit_counterparties(self, other: int | np.ndarray, per_firm: np.ndarray, kind: str, outgoing: bool) -> float:
+        amounts = np.broadcast_to(np.asarray(per_firm, dtype=float), np.shape(per_firm)) * self.scale
+        sign = 1.0 if outgoing else -1.0
+        if np.ndim(other) == 0:
+            total = float(amounts.sum())
+            self.balance[int(other)] += sign * total
+            src, dst = (self.FIRMS, int(other)) if outgoing else (int(other), self.FIRMS)
+            self._record(kind, src, dst, total)
+            return total
+        other = np.asarray(other)
+        per_account = np.bincount(other, weights=amounts, minlength=len(self.balance))
+        self.balance += sign * per_account
+        for account in np.flatnonzero(per_account):
+            src, dst = (self.FIRMS, int(account)) if outgoing else (int(account), self.FIRMS)
+            self._record(kind, src, dst, float(per_account[account]))
+        return float(amounts.sum())
+
+    # -- reporting --------------------------------------------------------
+    def start_quarter(self) -> None:
+        """Reset the quarter's flow record."""
+        self.flows = FlowRecord()
+
+    def firm_cash_total(self) -> float:
+        return float(self._firm_cash().sum()) * self.scale
+
+    def money_sum(self) -> float:
+        """Sum of all balances, firms included: zero when no money appeared or vanished."""
+        return float(self.balance.sum()) + self.firm_cash_total()
+
+    def flow_table(self) -> list[dict]:
+        """The quarter's flows as rows ``{source, target, kind, amount_rmb}``."""
+        return [
+            {"source": s, "target": t, "kind": k, "amount_rmb": v}
+            for (s, t, k), v in sorted(self.flows.by_pair.items())
+            if v != 0.0
+        ]
+
+
+def _has_duplicates(index: np.ndarray) -> bool:
+    if len(index) < 2:
+        return False
+    return len(np.unique(index)) != len(index)

@@ -1,0 +1,454 @@
+"""Bank credit: the loan book, screening, product offers, servicing and the default waterfall.
+
+Seven loan products compete for each applicant (see ``CHANNELS``). The bank
+estimates default risk from a noisy signal of latent quality (noise falls with
+data sharing, AI assessment and industry research), blends it with its stage
+prior according to the credit-assessment mix, and offers each product whose
+expected loss after risk sharing is within its appetite. The firm takes the
+offer that covers most of its need at the lowest effective rate it can afford.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from simulation.agents.firm import Stage
+from simulation.columns import Columns
+
+if TYPE_CHECKING:
+    from simulation.model import InnovationEconomy
+
+CHANNELS = (
+    "collateral_loan",
+    "credit_loan",
+    "ip_pledge_loan",
+    "supply_chain_loan",
+    "project_loan",
+    "linkage_loan",
+    "guaranteed_loan",
+)
+COLLATERAL, CREDIT, IP_PLEDGE, SUPPLY_CHAIN, PROJECT, LINKAGE, GUARANTEED = range(len(CHANNELS))
+
+LOAN_COLUMNS = {
+    "firm": np.int64,
+    "bank": np.int16,
+    "region": np.int16,
+    "channel": np.int8,
+    "principal": np.float64,  # per real firm, RMB
+    "outstanding": np.float64,
+    "rate": np.float64,  # annual rate charged by the bank
+    "lgd": np.float64,  # gross loss given default (before risk sharing)
+    "start_q": np.int32,
+    "term": np.int16,
+    "refinanced": np.float64,  # relending refinancing outstanding against this loan
+    "first_loan": np.bool_,
+    "subsidy_pp": np.float64,  # fiscal interest subsidy, annual percentage points
+    "subsidy_until": np.int32,
+    "guaranteed": np.bool_,
+    "pool": np.bool_,
+    "insured": np.bool_,
+    "npl": np.bool_,
+    "open": np.bool_,
+}
+
+
+class LoanBook(Columns):
+    """All loans, one row per loan of one firm agent (amounts per real firm)."""
+
+    def __init__(self, capacity: int):
+        super().__init__(LOAN_COLUMNS, capacity)
+
+    def compact(self) -> None:
+        self.keep(self.column("open"))
+
+
+def noise_sd(model: "InnovationEconomy", industry_research: np.ndarray) -> np.ndarray:
+    """Sd of a bank's quality signal: base noise cut by data sharing, AI and industry research."""
+    c = model.params.credit
+    return (
+        c.screening_noise
+        * (1 - c.noise_cut_data_sharing * c.data_sharing)
+        * (1 - c.noise_cut_ai * c.ai_assessment)
+        * (1 - c.noise_cut_research * industry_research)
+    )
+
+
+def estimated_pd(model: "InnovationEconomy", rows: np.ndarray, sd: np.ndarray) -> np.ndarray:
+    """The bank's annual PD estimate: stage prior blended with a technology-flow signal.
+
+    A signal s = q + ε (ε ~ N(0, sd²)) gives the posterior mean q̂ = s·σ²/(σ²+sd²);
+    the technology-flow estimate is prior·exp(−β q̂ − β²σ²/2); the blend is geometric
+    with weight ``credit.tech_flow_weight``.
+    """
+    params = model.params
+    pop = model.population
+    sigma = params.firms.quality_sigma
+    beta = params.firms.hazard_quality_beta
+    q = pop.column("quality")[rows]
+    signal = q + model.rng.normal(0.0, 1.0, len(rows)) * sd
+    q_hat = signal * sigma**2 / (sigma**2 + sd**2)
+    prior = np.asarray(params.banks.pd_prior_annual)[pop.column("stage")[rows]]
+    tech = prior * np.exp(-beta * q_hat)
+    w = params.credit.tech_flow_weight
+    return np.exp(w * np.log(tech) + (1 - w) * np.log(prior))
+
+
+def lend(model: "InnovationEconomy", rows: np.ndarray, need: np.ndarray) -> np.ndarray:
+    """Credit market for applicants ``rows`` needing ``need`` RMB each; returns amounts lent."""
+    params = model.params
+    n = len(rows)
+    granted = np.zeros(n)
+    if n == 0:
+        return granted
+    pop = model.population
+    rng = model.rng
+    bp = params.banks
+    region = pop.column("region")[rows]
+    stage = pop.column("stage")[rows]
+    model.acc.add("loan_applications", rows, 1.0)
+
+    bank = model.pick_banks(region)
+    has_bank = bank >= 0
+    bank_safe = np.maximum(bank, 0)
+    research = model.bank_research[bank_safe]
+    pd = estimated_pd(model, rows, noise_sd(model, research))
+
+    # --- product menu: amount, gross LGD, bank's share of loss, extra cost ---
+    P = len(CHANNELS)
+    amount = np.zeros((n, P))
+    lgd = np.zeros((n, P))
+    bank_share = np.ones((n, P))
+    extra = np.zeros((n, P))  # annual cost to the firm beyond the bank rate (fees)
+    appetite = np.ones((n, P))  # multiplier on the bank's loss threshold
+    w = params.credit.tech_flow_weight
+
+    tangible = pop.column("tangible")[rows]
+    amount[:, COLLATERAL] = np.minimum(need, bp.collateral_haircut * tangible)
+    lgd[:, COLLATERAL] = bp.lgd_collateral
+
+    revenue = pop.column("revenue")[rows]
+    knowledge = pop.column("knowledge")[rows]
+    amount[:, CREDIT] = np.minimum(need, 2.0 * revenue + w * 0.5 * knowledge)
+    lgd[:, CREDIT] = bp.lgd_unsecured
+    appetite[:, CREDIT] = 0.2 + 0.8 * w
+
+    ip = params.ip
+    ip_value = pop.column("patents")[rows] * ip.value_per_patent_rmb * (ip.protection / 0.6)
+    amount[:, IP_PLEDGE] = np.minimum(need, ip.pledge_ltv * ip_value)
+    lgd[:, IP_PLEDGE] = np.clip(1.0 - ip.recovery_on_disposal * ip.protection / 0.6, 0.05, 0.98)
+    term_years = bp.loan_term_quarters / 4.0
+    extra[:, IP_PLEDGE] = np.where(amount[:, IP_PLEDGE] > 0, ip.appraisal_cost * ip_value / np.maximum(amount[:, IP_PLEDGE], 1.0) / term_years, 0.0)
+    appetite[:, IP_PLEDGE] = (0.4 + 0.6 * w) * (0.5 + ip.protection)
+
+    sc = params.supply_chain
+    if sc.enabled:
+        anchor = pop.column("anchor")[rows]
+        ok = (anchor >= 0) & pop.column("anchor_covered")[np.maximum(anchor, 0)]
+        amount[:, SUPPLY_CHAIN] = np.where(ok, np.minimum(need, sc.advance_rate * 4.0 * pop.column("receivable")[rows]), 0.0)
+        lgd[:, SUPPLY_CHAIN] = 0.4
+        appetite[:, SUPPLY_CHAIN] = 2.5  # risk rests largely on the anchor firm
+
+    project = pop.column("project")[rows] & (stage >= Stage.GROWTH)
+    amount[:, PROJECT] = np.where(project, np.minimum(need, 3.0 * revenue + 0.5 * tangible), 0.0)
+    lgd[:, PROJECT] = 0.45
+
+    lk = params.linkage
+    if lk.enabled:
+        eligible = (stage == Stage.GROWTH) | ((stage == Stage.EARLY) & pop.column("vc_backed")[rows])
+        amount[:, LINKAGE] = np.where(eligible, need, 0.0)
+        lgd[:, LINKAGE] = bp.lgd_unsecured * (1.0 - lk.pd_relief)
+        appetite[:, LINKAGE] = 0.3 + 0.7 * w
+
+    g = params.guarantee
+    if g.enabled:
+        capital_ok = model.guarantee_capital_ok[region]
+        eligible = (stage <= Stage.GROWTH) & capital_ok & (pd <= 0.10)
+        amount[:, GUARANTEED] = np.where(eligible, np.minimum(need, g.cap_per_firm_rmb), 0.0)
+        lgd[:, GUARANTEED] = bp.lgd_unsecured
+        bank_share[:, GUARANTEED] = g.bank_share
+        extra[:, GUARANTEED] = g.fee
+
+    # --- risk pool and credit insurance lower the bank's share of losses ---
+    pool_ok = np.isin(stage, params.risk_pool.eligible_stages) & model.pool_ok[region]
+    pool_share = np.where(pool_ok, params.risk_pool.share, 0.0)
+    bank_share *= (1.0 - pool_share)[:, None]
+    insured = params.insurance.credit_enabled & (stage <= Stage.EARLY)
+    ins_cover = np.where(insured, params.insurance.credit_coverage, 0.0)
+    unsecured = np.zeros(P, dtype=bool)
+    unsecured[[CREDIT, IP_PLEDGE, LINKAGE]] = True
+    bank_share = np.where(unsecured[None, :], bank_share * (1.0 - ins_cover)[:, None], bank_share)
+    ins_cost = np.where(insured, params.insurance.credit_premium_rate * ins_cover / max(params.insurance.credit_coverage, 1e-9), 0.0)
+
+    expected_loss = pd[:, None] * lgd * bank_share
+    push = model.relending_push[bank_safe]
+    threshold = bp.max_expected_loss * appetite * (1.0 + push)[:, None]
+    approved = (amount > 1.0) & (expected_loss <= threshold) & has_bank[:, None]
+
+    # --- pricing ---
+    rel = params.relending
+    relend_ok = model.bank_relending_eligible[bank_safe] & (model.relending_room() > 0)
+    benefit = np.where(relend_ok, rel.refinanced_share * max(bp.funding_cost - rel.rate, 0.0) * rel.pass_through, 0.0)
+    base = bp.funding_cost + bp.operating_cost + bp.capital_charge
+    bank_rate = base + expected_loss + np.where(unsecured[None, :], ins_cost[:, None], 0.0) - benefit[:, None]
+    bank_rate = np.maximum(bank_rate, bp.funding_cost + 0.003)
+    relend_loan = relend_ok[:, None] & np.ones((n, P), dtype=bool)
+    if rel.loan_rate_cap is not None:
+        over = bank_rate > rel.loan_rate_cap
+        relend_loan &= ~over
+        bank_rate = np.where(over, bank_rate + benefit[:, None], bank_rate)
+    subsidy = np.where(relend_loan, rel.interest_subsidy_pp, 0.0)
+    effective = bank_rate + extra - subsidy
+    max_rate = np.asarray(params.firms.max_loan_rate_by_stage)[stage]
+    acceptable = approved & (effective <= max_rate[:, None])
+
+    score = np.where(acceptable, amount / np.maximum(need, 1.0)[:, None] - 5.0 * effective, -np.inf)
+    choice = np.argmax(score, axis=1)
+    takes = np.isfinite(score[np.arange(n), choice])
+    idx = np.arange(n)
+    chosen_amount = np.where(takes, amount[idx, choice], 0.0)
+
+    # --- capital constraint, first come first served in random order ---
+    order = rng.permutation(n)
+    capacity = model.bank_capacity()
+    ok = takes.copy()
+    for b in np.unique(bank[takes]):
+        members = order[(bank[order] == b) & takes[order]]
+        cum = np.cumsum(chosen_amount[members]) * model.scale
+        ok[members[cum > capacity[b]]] = False
+    takes &= ok
+    sel = np.flatnonzero(takes)
+    if len(sel) == 0:
+        return granted
+    ch = choice[sel]
+    amt = chosen_amount[sel]
+    granted[sel] = amt
+
+    # --- relending refinancing within the quota (first-loan earmark first) ---
+    first = ~pop.column("ever_borrowed")[rows[sel]]
+    wants = relend_loan[sel, ch]
+    refinanced = model.relending.allocate(amt * rel.refinanced_share, wants, first, order_key=np.argsort(np.argsort(order[sel])))
+    lost = wants & (refinanced <= 0)
+    rate_final = bank_rate[sel, ch] + np.where(lost, benefit[sel], 0.0)
+    subsidy_final = np.where(refinanced > 0, subsidy[sel, ch], 0.0)
+
+    book_new_loans(
+        model, rows[sel], bank[sel], ch, amt, rate_final, lgd[sel, ch], refinanced, first, subsidy_final,
+        guaranteed=ch == GUARANTEED, pool=pool_ok[sel], insured=insured[sel] & unsecured[ch],
+    )
+    return granted
+
+
+def book_new_loans(model, firms, bank, channel, amount, rate, lgd, refinanced, first, subsidy_pp, guaranteed, pool, insured) -> None:
+    """Record new loans, move the money, and run the side contracts (linkage equity, appraisal, relending)."""
+    params = model.params
+    book = model.loans
+    q = model.quarter_index
+    rows = book.append(
+        len(firms), firm=firms, bank=bank, region=model.population.column("region")[firms], channel=channel,
+        principal=amount, outstanding=amount, rate=rate, lgd=lgd, start_q=q, term=params.banks.loan_term_quarters,
+        refinanced=refinanced, first_loan=first, subsidy_pp=subsidy_pp,
+        subsidy_until=q + params.relending.subsidy_quarters, guaranteed=guaranteed, pool=pool, insured=insured,
+        npl=False, open=True,
+    )
+    pop = model.population
+    pop.column("debt")[firms] += amount
+    pop.column("ever_borrowed")[firms] = True
+    accounts = model.bank_accounts[bank]
+    model.ledger.pay_firms(accounts, firms, amount, "loan_disbursement")
+    model.bank_add("loans_rmb", bank, amount * model.scale)
+    model.bank_add("new_loans_rmb", bank, amount * model.scale)
+    if (refinanced > 0).any():
+        model.relending.disburse(bank, refinanced)
+    ip_rows = channel == IP_PLEDGE
+    if ip_rows.any():
+        ip = params.ip
+        value = pop.column("patents")[firms[ip_rows]] * ip.value_per_patent_rmb * (ip.protection / 0.6)
+        model.ledger.firms_pay(firms[ip_rows], ip.appraisal_cost * value, model.households, "ip_appraisal_fee")
+    link = channel == LINKAGE
+    if link.any():
+        model.equity.bank_linkage_investment(firms[link], bank[link], amount[link] * params.linkage.equity_per_loan)
+    model.acc.add("loans_granted", firms, 1.0)
+    stage = pop.column("stage")[firms]
+    model.acc.add_money("new_loans_early_rmb", firms[stage <= Stage.EARLY], amount[stage <= Stage.EARLY])
+    model.acc.add_money("new_loans_growth_rmb", firms[stage == Stage.GROWTH], amount[stage == Stage.GROWTH])
+    supported = guaranteed | pool | (refinanced > 0)
+    private = amount * (1.0 - np.where(refinanced > 0, params.relending.refinanced_share, 0.0))
+    model.acc.add_money("private_mobilised_rmb", firms[supported], private[supported])
+    model.acc.add_money("new_loans_rmb", firms, amount)
+    model.acc.add_money("rate_x_amount", firms, amount * (rate - subsidy_pp))
+    model.acc.add_channel(channel, firms, amount)
+    model.events.log(model, "loan", firms, amount, counterparty=bank, detail=channel)
+    model.acc.add_money("relending_new_rmb", firms, refinanced)
+    model.acc.add_money("eligible_rate_x_amount", firms[refinanced > 0], amount[refinanced > 0] * (rate[refinanced > 0] - subsidy_pp[refinanced > 0]))
+    model.acc.add_money("eligible_amount", firms[refinanced > 0], amount[refinanced > 0])
+
+
+def service(model: "InnovationEconomy") -> np.ndarray:
+    """Interest, principal, fees and subsidies for open loans; returns rows of firms now in default."""
+    params = model.params
+    book = model.loans
+    if book.n == 0:
+        return np.empty(0, dtype=np.int64)
+    ledger = model.ledger
+    pop = model.population
+    q = model.quarter_index
+    live = np.flatnonzero(book.column("open"))
+    firm = book.column("firm")[live]
+    out = book.column("outstanding")[live]
+    interest = out * book.column("rate")[live] / 4.0
+    principal = np.minimum(out, book.column("principal")[live] / book.column("term")[live])
+    fee = np.where(book.column("guaranteed")[live], out * params.guarantee.fee / 4.0, 0.0)
+    subsidised = book.column("subsidy_until")[live] > q
+    subsidy = np.where(subsidised, out * book.column("subsidy_pp")[live] / 4.0, 0.0)
+    if subsidy.any():
+        paid = ledger.pay_firms(model.national_account, firm[subsidy > 0], subsidy[subsidy > 0], "interest_subsidy")
+        model.national.spent_rmb += paid
+        model.acc.add_money("fiscal_cost_rmb", firm[subsidy > 0], subsidy[subsidy > 0])
+        model.acc.add_money("interest_subsidy_rmb", firm[subsidy > 0], subsidy[subsidy > 0])
+
+    due = interest + principal + fee
+    firm_due = np.bincount(firm, weights=due, minlength=pop.n)
+    cash = np.maximum(pop.column("cash"), 0.0)
+    ratio_by_firm = np.where(firm_due > 0, np.minimum(1.0, cash / np.maximum(firm_due, 1e-9)), 1.0)
+    ratio = ratio_by_firm[firm]
+    bank = book.column("bank")[live]
+    accounts = model.bank_accounts[bank]
+    paid_interest = interest * ratio
+    paid_principal = principal * ratio
+    paid_fee = fee * ratio
+    ledger.firms_pay(firm, paid_interest, accounts, "loan_interest")
+    ledger.firms_pay(firm, paid_principal, accounts, "loan_repayment")
+    if fee.any():
+        gov = model.region_gov_accounts[book.column("region")[live]]
+        ledger.firms_pay(firm[fee > 0], paid_fee[fee > 0], gov[fee > 0], "guarantee_fee")
+        model.acc.add_money("fiscal_cost_rmb", firm[fee > 0], -paid_fee[fee > 0])
+    model.bank_income(bank, paid_interest * model.scale)
+    model.bank_add("loans_rmb", bank, -paid_principal * model.scale)
+    book.column("outstanding")[live] = out - paid_principal
+    pop.column("debt")[:] -= np.bincount(firm, weights=paid_principal, minlength=pop.n)
+    model.relending.repay_with_principal(live, paid_principal, out)
+
+    short = ratio < 1.0 - 1e-12
+    book.column("npl")[live] = short
+    firm_short = np.zeros(pop.n, dtype=bool)
+    firm_short[firm[short]] = True
+    arrears = pop.column("arrears_q")
+    owing = np.zeros(pop.n, dtype=bool)
+    owing[firm] = True
+    arrears[owing & firm_short] += 1
+    arrears[owing & ~firm_short] = 0
+    done = book.column("outstanding")[live] <= 1e-6
+    book.column("open")[live[done]] = False
+    return np.flatnonzero(owing & (arrears >= 2) & pop.column("alive"))
+
+
+def default_firms(model: "InnovationEconomy", firms: np.ndarray) -> None:
+    """Loss waterfall for all open loans of ``firms``: firm cash → collateral/IP → guarantee
+    (risk split) → credit insurance → risk-compensation pool → bank capital."""
+    if len(firms) == 0:
+        return
+    params = model.params
+    book = model.loans
+    ledger = model.ledger
+    pop = model.population
+    scale = model.scale
+    mask = np.zeros(pop.n, dtype=bool)
+    mask[firms] = True
+    live = np.flatnonzero(book.column("open") & mask[book.column("firm")] if book.n else np.zeros(0, dtype=bool))
+    if len(live) == 0:
+        return
+    firm = book.column("firm")[live]
+    bank = book.column("bank")[live]
+    region = book.column("region")[live]
+    out = book.column("outstanding")[live].copy()
+    accounts = model.bank_accounts[bank]
+    # 1. the firm's remaining cash, pro rata to its loans
+    firm_out = np.bincount(firm, weights=out, minlength=pop.n)
+    cash = np.maximum(pop.column("cash"), 0.0)
+    share = np.where(firm_out[firm] > 0, out / firm_out[firm], 0.0)
+    from_cash = np.minimum(out, share * cash[firm])
+    ledger.firms_pay(firm, from_cash, accounts, "default_recovery_cash")
+    remaining = out - from_cash
+    # 2. disposal of collateral / pledged IP (bought by households)
+    recovery = remaining * (1.0 - book.column("lgd")[live])
+    loss = remaining - recovery
+    # 3. guarantee split
+    g = params.guarantee
+    guaranteed = book.column("guaranteed")[live]
+    regional_part = np.where(guaranteed, loss * (g.guarantor_share + g.reguarantor_share), 0.0)
+    national_part = np.where(guaranteed, loss * g.national_share, 0.0)
+    loss_after_g = loss - regional_part - national_part
+    # 4. credit insurance
+    insured = book.column("insured")[live]
+    insurance_part = np.where(insured, loss_after_g * params.insurance.credit_coverage, 0.0)
+    loss_after_i = loss_after_g - insurance_part
+    # 5. risk-compensation pool (limited by each region's pool balance)
+    pool_part = np.where(book.column("pool")[live], loss_after_i * params.risk_pool.share, 0.0)
+    pool_part = model.draw_pools(region, pool_part)
+    bank_loss = loss_after_i - pool_part
+
+    _pay_banks(model, model.households, accounts, recovery * scale, "collateral_recovery")
+    gov_accounts = model.region_gov_accounts[region]
+    _pay_banks(model, gov_accounts, accounts, regional_part * scale, "guarantee_payout")
+    _pay_banks(model, model.national_account, accounts, national_part * scale, "guarantee_payout_national")
+    _pay_banks(model, model.insurer_account, accounts, insurance_part * scale, "credit_insurance_claim")
+    _pay_banks(model, gov_accounts, accounts, pool_part * scale, "risk_pool_payout")
+    model.insurer.claims_rmb += float(insurance_part.sum() * scale)
+    model.insurer.equity_rmb -= float(insurance_part.sum() * scale)
+    model.spend_guarantee_capital(region, regional_part * scale)
+    model.national.spent_rmb += float(national_part.sum() * scale)
+    model.acc.add_money("guarantee_payouts_rmb", firm, regional_part + national_part)
+    model.acc.add_money("risk_pool_payouts_rmb", firm, pool_part)
+    model.acc.add_money("insurance_claims_rmb", firm, insurance_part)
+    model.acc.add_money("fiscal_cost_rmb", firm, regional_part + national_part + pool_part)
+    model.acc.add_money("defaulted_rmb", firm, out)
+    model.acc.add_money("bank_losses_rmb", firm, bank_loss)
+
+    model.bank_add("loans_rmb", bank, -out * scale)
+    model.bank_add("equity_rmb", bank, -bank_loss * scale)
+    model.bank_add("write_offs_rmb", bank, bank_loss * scale)
+    model.relending.repay_loans(live)
+    book.column("outstanding")[live] = 0.0
+    book.column("open")[live] = False
+    pop.column("debt")[firms] = 0.0
+    model.events.log(model, "default", firm, out, counterparty=bank, detail=book.column("channel")[live])
+
+
+def repay_on_exit(model: "InnovationEconomy", firms: np.ndarray, payer: int) -> None:
+    """At an IPO or acquisition the new owners (``payer``) repay the firm's loans in full."""
+    book = model.loans
+    if len(firms) == 0 or book.n == 0:
+        return
+    pop = model.population
+    mask = np.zeros(pop.n, dtype=bool)
+    mask[firms] = True
+    live = np.flatnonzero(book.column("open") & mask[book.column("firm")])
+    if len(live) == 0:
+        return
+    firm = book.column("firm")[live]
+    bank = book.column("bank")[live]
+    out = book.column("outstanding")[live].copy()
+    model.ledger.pay_firms(payer, firm, out, "exit_refinancing")
+    model.ledger.firms_pay(firm, out, model.bank_accounts[bank], "loan_repayment")
+    model.bank_add("loans_rmb", bank, -out * model.scale)
+    model.relending.repay_loans(live)
+    book.column("outstanding")[live] = 0.0
+    book.column("open")[live] = False
+    pop.column("debt")[firms] = 0.0
+
+
+def _pay_banks(model, src, bank_accounts, amounts_rmb, kind) -> None:
+    """Many payments to banks from one account or one account per payment (RMB)."""
+    positive = amounts_rmb > 0
+    if not positive.any():
+        return
+    src = np.broadcast_to(np.asarray(src), amounts_rmb.shape)[positive]
+    dst = bank_accounts[positive]
+    values = amounts_rmb[positive]
+    pairs = {}
+    for s, d, v in zip(src.tolist(), dst.tolist(), values.tolist()):
+        pairs[(s, d)] = pairs.get((s, d), 0.0) + v
+    for (s, d), v in pairs.items():
+        model.ledger.transfer(s, d, v, kind)

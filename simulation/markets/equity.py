@@ -1,0 +1,351 @@
+"""Equity: venture rounds, guidance-fund co-investment, bank linkage stakes, exits and fund lifecycles."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from simulation.agents.firm import ExitKind, Stage
+from simulation.agents.venture import FundKind, VentureFund
+from simulation.columns import Columns
+
+if TYPE_CHECKING:
+    from simulation.model import InnovationEconomy
+
+HOLDER_FUND, HOLDER_BANK = 0, 1
+STAKE_COLUMNS = {"holder_kind": np.int8, "holder": np.int32, "firm": np.int64, "share": np.float64, "cost": np.float64, "open": np.bool_}
+ROUND_NAMES = ("seed", "A", "B", "C+")
+
+
+class EquityMarket:
+    """Stakes of funds and banks in firms, and the funds themselves."""
+
+    def __init__(self, model: "InnovationEconomy"):
+        self.model = model
+        self.stakes = Columns(STAKE_COLUMNS, 4096)
+        self.funds: list[VentureFund] = []
+        self.outcomes: list[tuple[float, float]] = []  # (cost, proceeds) of closed fund stakes, RMB per real firm
+
+    # -- funds ------------------------------------------------------------
+    def raise_fund(self, name: str, kind: FundKind, region: int | None, committed_rmb: float, life_years: int,
+                   invest_years: float, lp_account: int, public_share: float = 0.0, vintage: int | None = None) -> VentureFund:
+        model = self.model
+        account = model.ledger.open(name, "venture_funds", region)
+        fund = VentureFund(model, name, kind, region, model.quarter_index if vintage is None else vintage,
+                           committed_rmb, life_years * 4, int(round(invest_years * 4)), lp_account, account)
+        fund.public_share = public_share
+        fund.index = len(self.funds)
+        self.funds.append(fund)
+        return fund
+
+    def initial_funds(self) -> None:
+        """Existing market funds (two years of fundraising as dry powder) and the guidance funds."""
+        model = self.model
+        p = model.params
+        vc = p.vc
+        g = p.guidance
+        for r, name in enumerate(model.region_names):
+            share = model.region_param("vc_share")[r]
+            for k in range(vc.funds_per_region):
+                self.raise_fund(f"{name} VC fund {k + 1}", FundKind.MARKET, r, 2.0 * vc.fundraising_annual_rmb * share / vc.funds_per_region,
+                                vc.fund_life_years, 5.0, model.households, vintage=-int(model.rng.integers(0, 8)))
+        centers = [r for r, name in enumerate(model.region_names) if p.regions[name].is_center]
+        for r in centers:
+            name = model.region_names[r]
+            self.raise_fund(f"National VC Guidance Fund ({name})", FundKind.GUIDANCE_NATIONAL, r, g.national_fund_rmb / len(centers),
+                            g.life_years, g.deploy_years, model.national_account, public_share=g.national_public_share)
+        for r, name in enumerate(model.region_names):
+            weight = model.region_firm_weights[r]
+            self.raise_fund(f"{name} regional guidance fund", FundKind.GUIDANCE_REGIONAL, r, g.regional_fund_rmb * weight,
+                            g.life_years, g.deploy_years, int(model.region_gov_accounts[r]), public_share=g.regional_public_share)
+
+    def new_funds(self) -> None:
+        """This quarter's fundraising: one new market fund per region (fundraising shocks apply)."""
+        model = self.model
+        vc = model.params.vc
+        amount = vc.fundraising_annual_rmb / 4.0 * (1.0 + vc.fundraising_shock)
+        for r, name in enumerate(model.region_names):
+            committed = amount * model.region_param("vc_share")[r]
+            if committed > 0:
+                self.raise_fund(f"{name} VC fund {model.quarter_label}", FundKind.MARKET, r, committed, vc.fund_life_years, 5.0, model.households)
+
+    def _call(self, fund: VentureFund, amount_rmb: float) -> None:
+        """Capital call: LPs pay in (guidance funds: the public share from government, the rest private)."""
+        ledger = self.model.ledger
+        public = amount_rmb * getattr(fund, "public_share", 0.0)
+        private = amount_rmb - public
+        if public > 0:
+            ledger.transfer(fund.lp_account, fund.account, public, "capital_call_public")
+            self.model.fiscal_outlay(fund.region, public)
+        if private > 0:
+            ledger.transfer(self.model.households, fund.account, private, "capital_call_private")
+        fund.paid_in_rmb += amount_rmb
+        fund.book_flow(-amount_rmb)
+
+    def _distribute(self, fund: VentureFund, amount_rmb: float) -> None:
+        ledger = self.model.ledger
+        public = amount_rmb * getattr(fund, "public_share", 0.0)
+        if public > 0:
+            ledger.transfer(fund.account, fund.lp_account, public, "distribution_public")
+            self.model.fiscal_outlay(fund.region, -public)
+        if amount_rmb - public > 0:
+            ledger.transfer(fund.account, self.model.households, amount_rmb - public, "distribution_private")
+        fund.distributed_rmb += amount_rmb
+        fund.book_flow(amount_rmb)
+
+    def charge_fees(self) -> None:
+        model = self.model
+        for fund in self.funds:
+            if fund.closed or fund.kind != FundKind.MARKET:
+                continue
+            fee = fund.committed_rmb * model.params.vc.management_fee / 4.0
+            fee = min(fee, fund.dry_powder_rmb) if model.quarter_index - fund.vintage < fund.invest_quarters else fee * 0.5
+            if fee > 0:
+                self._call(fund, fee)
+                model.ledger.transfer(fund.account, model.households, fee, "management_fee")
+                fund.fees_rmb += fee
+
+    # -- rounds -----------------------------------------------------------
+    def rounds(self, rows: np.ndarray, need: np.ndarray) -> np.ndarray:
+        """VC rounds for applicants in seed/early/growth; returns equity raised per applicant."""
+        model = self.model
+        p = model.params
+        vc, g = p.vc, p.guidance
+        raised = np.zeros(len(rows))
+        pop = model.population
+        stage = pop.column("stage")[rows]
+        eligible = np.flatnonzero(stage <= Stage.GROWTH)
+        if len(eligible) == 0:
+            return raised
+        cand = rows[eligible]
+        signal = pop.column("quality")[cand] + model.rng.normal(0.0, vc.screening_noise, len(cand))
+        floor = vc.min_signal - g.signal_discount
+        keep = signal >= floor
+        eligible, cand, signal = eligible[keep], cand[keep], signal[keep]
+        q = model.quarter_index
+        budgets = {}
+        for fund in self.funds:
+            if fund.investing(q):
+                left = max(1, fund.invest_quarters - (q - fund.vintage))
+                pace = 1.0 / (1.0 + 0.25 * g.reinvestment_requirement) if fund.kind == FundKind.GUIDANCE_REGIONAL else 1.0
+                budgets[fund.index] = fund.dry_powder_rmb / left * pace
+        scale = model.scale
+        region = pop.column("region")[cand]
+        order = np.argsort(-signal, kind="stable")
+        rounds_done = pop.column("rounds")[cand]
+        stage_c = pop.column("stage")[cand]
+        round_idx = np.where(stage_c == Stage.SEED, 0, np.where(stage_c == Stage.EARLY, 1, np.clip(rounds_done, 2, 3)))
+        size = np.asarray(vc.deal_size_rmb)[round_idx] * np.exp(model.rng.normal(0.0, 0.5, len(cand)))
+        pre = size * np.asarray(vc.pre_money_multiple)[round_idx] * np.exp(0.4 * signal)
+        by_region: dict[int, list[VentureFund]] = {}
+        for fund in self.funds:
+            if fund.index in budgets:
+                by_region.setdefault(fund.region, []).append(fund)
+        deals = []
+        for i in order:
+            r = int(region[i])
+            funds = by_region.get(r, [])
+            if not funds:
+                continue
+            amount = size[i]
+            early = stage_c[i] <= Stage.EARLY
+            market = [f for f in funds if f.kind == FundKind.MARKET and budgets[f.index] >= amount * scale * 0.5]
+            guidance = [f for f in funds if f.kind != FundKind.MARKET and budgets[f.index] >= min(amount, g.max_deal_rmb) * scale * g.coinvest_share]
+            guidance = [f for f in guidance if early or (1 - g.early_share) * f.committed_rmb > f.invested_rmb * 0 + 0]
+            participants: list[tuple[VentureFund, float]] = []
+            if signal[i] >= vc.min_signal and market:
+                lead = max(market, key=lambda f: budgets[f.index])
+                if guidance and early:
+                    gf = max(guidance, key=lambda f: budgets[f.index])
+                    g_amt = min(amount * g.coinvest_share, g.max_deal_rmb)
+                    participants = [(lead, amount - g_amt), (gf, g_amt)]
+                else:
+                    participants = [(lead, amount)]
+            elif guidance and (early or model.rng.random() > g.early_share):
+                gf = max(guidance, key=lambda f: budgets[f.index])
+                participants = [(gf, min(amount, g.max_deal_rmb))]
+            if not participants:
+                continue
+            total = 0.0
+            for fund, amt in participants:
+                if budgets[fund.index] < amt * scale:
+                    amt = budgets[fund.index] / scale
+                budgets[fund.index] -= amt * scale
+                total += amt
+                deals.append((fund, int(cand[i]), amt, pre[i], int(round_idx[i])))
+            raised[eligible[i]] = total
+        self._book_deals(deals, pre_by_firm={int(cand[i]): pre[i] for i in range(len(cand))})
+        return raised
+
+    def _book_deals(self, deals, pre_by_firm) -> None:
+        if not deals:
+            return
+        model = self.model
+        pop = model.population
+        scale = model.scale
+        by_firm: dict[int, float] = {}
+        for _, firm, amt, _, _ in deals:
+            by_firm[firm] = by_firm.get(firm, 0.0) + amt
+        firms = np.fromiter(by_firm.keys(), dtype=np.int64)
+        totals = np.fromiter(by_firm.values(), dtype=float)
+        pre = np.array([pre_by_firm[f] for f in firms])
+        post = pre + totals
+        self._dilute(firms, pre / post)
+        post_by_firm = dict(zip(firms.tolist(), post.tolist()))
+        stake_firms, holders, shares, costs = [], [], [], []
+        for fund, firm, amt, _, round_idx in deals:
+            self._call(fund, amt * scale)
+            model.ledger.pay_firms(fund.account, np.array([firm]), np.array([amt]), "vc_investment")
+            fund.invested_rmb += amt * scale
+            fund.deals += 1
+            stake_firms.append(firm)
+            holders.append(fund.index)
+            shares.append(amt / post_by_firm[firm])
+            costs.append(amt)
+            channel = "vc_equity" if fund.kind == FundKind.MARKET else "guidance_fund_equity"
+            model.acc.add_channel_name(channel, np.array([firm]), np.array([amt]))
+            model.acc.add_money(f"vc_invested_{ROUND_NAMES[round_idx].replace('+', 'plus')}_rmb", np.array([firm]), np.array([amt]))
+            if fund.kind != FundKind.MARKET:
+                model.acc.add_money("private_mobilised_rmb", np.array([firm]), np.array([amt * 0.0]))
+        self.stakes.append(len(stake_firms), holder_kind=HOLDER_FUND, holder=np.array(holders), firm=np.array(stake_firms),
+                           share=np.array(shares), cost=np.array(costs), open=True)
+        pop.column("post_money")[firms] = post
+        pop.column("rounds")[firms] += 1
+        pop.column("vc_backed")[firms] = True
+        pop.column("equity_raised")[firms] += totals
+        model.acc.add("vc_deals", firms, 1.0)
+        model.acc.add_money("vc_invested_rmb", firms, totals)
+        model.events.log(model, "round", firms, totals, counterparty=np.full(len(firms), -1), detail=pop.column("rounds")[firms])
+
+    def _dilute(self, firms: np.ndarray, factor: np.ndarray) -> None:
+        if self.stakes.n == 0:
+            return
+        lookup = np.ones(self.model.population.n)
+        lookup[firms] = factor
+        open_ = self.stakes.column("open")
+        self.stakes.column("share")[open_] *= lookup[self.stakes.column("firm")[open_]]
+
+    def bank_linkage_investment(self, firms: np.ndarray, banks: np.ndarray, amount: np.ndarray) -> None:
+        """A bank's investment arm buys equity alongside a linkage loan (warrant share on top)."""
+        model = self.model
+        pop = model.population
+        post = np.maximum(pop.column("post_money")[firms], amount * 4.0)
+        share = amount / (post + amount) + model.params.linkage.warrant_share
+        self._dilute(firms, 1.0 - share)
+        model.ledger.pay_firms(model.bank_accounts[banks], firms, amount, "linkage_equity")
+        model.bank_add("stakes_cost_rmb", banks, amount * model.scale)
+        self.stakes.append(len(firms), holder_kind=HOLDER_BANK, holder=banks, firm=firms, share=share, cost=amount, open=True)
+        pop.column("equity_raised")[firms] += amount
+
+    # -- exits ------------------------------------------------------------
+    def exits(self, rows: np.ndarray) -> None:
+        """IPOs (scaled by the IPO window) and acquisitions of growth and mature firms."""
+        from simulation.lifecycle import mark_exit
+        from simulation.markets.credit import repay_on_exit
+
+        model = self.model
+        p = model.params.vc
+        pop = model.population
+        stage = pop.column("stage")[rows]
+        quality = pop.column("quality")[rows]
+        candidates = stage >= Stage.GROWTH
+        vc_backed = pop.column("vc_backed")[rows]
+        p_ipo = p.ipo_rate_quarterly * p.ipo_window * np.exp(0.6 * quality) * np.where(vc_backed, 1.0, 0.25) * np.where(stage == Stage.MATURE, 1.5, 0.6)
+        p_ma = p.ma_rate_quarterly * p.ma_market * np.exp(0.3 * quality)
+        draw = model.rng.random(len(rows))
+        ipo = candidates & (draw < p_ipo)
+        ma = candidates & ~ipo & (draw < p_ipo + p_ma)
+        base = np.maximum(pop.column("post_money")[rows], 8.0 * pop.column("revenue")[rows])
+        noise = np.exp(model.rng.normal(0.0, p.exit_value_sigma, len(rows)) + 0.5 * quality)
+        for mask, multiple, kind in ((ipo, p.ipo_valuation_multiple, ExitKind.IPO), (ma, p.ma_valuation_multiple, ExitKind.ACQUISITION)):
+            firms = rows[mask]
+            if len(firms) == 0:
+                continue
+            value = base[mask] * multiple * noise[mask]
+            repay_on_exit(model, firms, model.households)
+            self._pay_out(firms, value, "ipo_proceeds" if kind == ExitKind.IPO else "acquisition_proceeds")
+            model.events.log(model, "exit_ipo" if kind == ExitKind.IPO else "exit_ma", firms, value, counterparty=np.full(len(firms), -1), detail=pop.column("stage")[firms])
+            model.close_firm_cash(firms, "owners_payout")
+            mark_exit(model, firms, kind)
+
+    def _pay_out(self, firms: np.ndarray, value: np.ndarray, kind: str) -> None:
+        """Pay each open stake its share of the exit value (buyers: households / public markets)."""
+        model = self.model
+        stakes = self.stakes
+        if stakes.n == 0:
+            return
+        value_by_firm = np.zeros(model.population.n)
+        value_by_firm[firms] = value
+        sel = np.flatnonzero(stakes.column("open") & (value_by_firm[stakes.column("firm")] > 0))
+        proceeds = stakes.column("share")[sel] * value_by_firm[stakes.column("firm")[sel]]
+        self._settle(sel, proceeds, kind)
+
+    def write_off(self, firms: np.ndarray) -> None:
+        """Failed firms: their stakes are worth nothing."""
+        stakes = self.stakes
+        if stakes.n == 0 or len(firms) == 0:
+            return
+        mask = np.zeros(self.model.population.n, dtype=bool)
+        mask[firms] = True
+        sel = np.flatnonzero(stakes.column("open") & mask[stakes.column("firm")])
+        self._settle(sel, np.zeros(len(sel)), "write_off")
+
+    def _settle(self, sel: np.ndarray, proceeds: np.ndarray, kind: str) -> None:
+        model = self.model
+        stakes = self.stakes
+        scale = model.scale
+        kinds = stakes.column("holder_kind")[sel]
+        holders = stakes.column("holder")[sel]
+        costs = stakes.column("cost")[sel]
+        for j in range(len(sel)):
+            amount = proceeds[j] * scale
+            if kinds[j] == HOLDER_FUND:
+                fund = self.funds[holders[j]]
+                if amount > 0:
+                    model.ledger.transfer(model.households, fund.account, amount, kind)
+                    fund.proceeds_rmb += amount
+                    self._distribute(fund, amount)
+                self.outcomes.append((float(costs[j]), float(proceeds[j])))
+            else:
+                bank = model.banks[holders[j]]
+                if amount > 0:
+                    model.ledger.transfer(model.households, bank.account, amount, kind)
+                bank.stakes_cost_rmb -= costs[j] * scale
+                bank.equity_rmb += amount - costs[j] * scale
+        stakes.column("open")[sel] = False
+        if kind != "write_off":
+            firms = stakes.column("firm")[sel]
+            model.acc.add_money("vc_exit_proceeds_rmb", firms, proceeds * (kinds == HOLDER_FUND))
+
+    # -- marks and lifecycle ----------------------------------------------
+    def mark_and_close(self) -> None:
+        """Mark stakes at last post-money, close funds at the end of their life."""
+        model = self.model
+        stakes = self.stakes
+        pop = model.population
+        q = model.quarter_index
+        nav = np.zeros(len(self.funds))
+        if stakes.n:
+            open_ = stakes.column("open") & (stakes.column("holder_kind") == HOLDER_FUND)
+            firms = stakes.column("firm")[open_]
+            value = stakes.column("share")[open_] * pop.column("post_money")[firms] * model.scale
+            nav = np.bincount(stakes.column("holder")[open_], weights=value, minlength=len(self.funds))
+        for fund in self.funds:
+            fund.nav_rmb = float(nav[fund.index])
+            if not fund.closed and q - fund.vintage >= fund.life_quarters:
+                self._liquidate(fund)
+            fund.close_quarter()
+        if stakes.n > 4 * max(1, int(stakes.column("open").sum())):
+            stakes.keep(stakes.column("open"))
+
+    def _liquidate(self, fund: VentureFund) -> None:
+        """End of life: remaining stakes sold to secondary buyers at 70 % of their mark."""
+        stakes = self.stakes
+        sel = np.flatnonzero(stakes.column("open") & (stakes.column("holder_kind") == HOLDER_FUND) & (stakes.column("holder") == fund.index))
+        if len(sel):
+            firms = stakes.column("firm")[sel]
+            proceeds = 0.7 * stakes.column("share")[sel] * self.model.population.column("post_money")[firms]
+            self._settle(sel, proceeds, "secondary_sale")
+        fund.nav_rmb = 0.0
+        fund.closed = True

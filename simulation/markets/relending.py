@@ -1,0 +1,107 @@
+"""The PBoC science-and-technology innovation relending facility.
+
+Eligible banks refinance ``refinanced_share`` of each new eligible tech loan at
+the relending rate, within the quota (with a sub-quota earmarked for firms'
+first loans). The refinancing is repaid as the loan's principal is repaid, or
+at once when the loan defaults or the firm exits. Interest is paid quarterly.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from simulation.model import InnovationEconomy
+
+
+class RelendingFacility:
+    """Quota bookkeeping and money movements of the relending facility (RMB, real world)."""
+
+    def __init__(self, model: "InnovationEconomy"):
+        self.model = model
+        self.outstanding_rmb = 0.0
+        self.first_loan_outstanding_rmb = 0.0
+        self.used_this_quarter_rmb = 0.0
+
+    def room_rmb(self) -> float:
+        return max(0.0, self.model.params.relending.quota_rmb - self.outstanding_rmb)
+
+    def allocate(self, wanted_per_firm: np.ndarray, wants: np.ndarray, first: np.ndarray, order_key: np.ndarray) -> np.ndarray:
+        """How much of each loan is refinanced (per real firm), first loans from the earmark first."""
+        p = self.model.params.relending
+        scale = self.model.scale
+        result = np.zeros(len(wanted_per_firm))
+        earmark_room = max(0.0, p.quota_rmb * p.first_loan_earmark - self.first_loan_outstanding_rmb)
+        general_room = max(0.0, p.quota_rmb * (1 - p.first_loan_earmark) - (self.outstanding_rmb - self.first_loan_outstanding_rmb))
+        order = np.argsort(order_key, kind="stable")
+        for group, room in ((first, earmark_room), (~first, general_room)):
+            members = order[(wants & group)[order]]
+            cum = np.cumsum(wanted_per_firm[members]) * scale
+            fits = members[cum <= room]
+            result[fits] = wanted_per_firm[fits]
+            used = float(result[fits].sum() * scale)
+            if group is first:
+                self.first_loan_outstanding_rmb += used
+                leftover = members[cum > room]
+                # first loans that miss the earmark compete for the general quota
+                cum2 = np.cumsum(wanted_per_firm[leftover]) * scale
+                fits2 = leftover[cum2 <= general_room]
+                result[fits2] = wanted_per_firm[fits2]
+                general_room -= float(wanted_per_firm[fits2].sum() * scale)
+        return result
+
+    def disburse(self, banks: np.ndarray, per_firm: np.ndarray) -> None:
+        """The central bank lends the refinancing to the banks."""
+        model = self.model
+        amounts = np.bincount(banks, weights=per_firm * model.scale, minlength=len(model.banks))
+        for b in np.flatnonzero(amounts):
+            model.ledger.transfer(model.central_bank_account, int(model.bank_accounts[b]), float(amounts[b]), "relending_drawdown")
+            model.banks[b].relending_debt_rmb += float(amounts[b])
+        total = float(amounts.sum())
+        self.outstanding_rmb += total
+        self.used_this_quarter_rmb += total
+
+    def _repay(self, rows: np.ndarray, per_firm: np.ndarray) -> None:
+        model = self.model
+        book = model.loans
+        if len(rows) == 0:
+            return
+        banks = book.column("bank")[rows]
+        amounts = np.bincount(banks, weights=per_firm * model.scale, minlength=len(model.banks))
+        for b in np.flatnonzero(amounts):
+            model.ledger.transfer(int(model.bank_accounts[b]), model.central_bank_account, float(amounts[b]), "relending_repayment")
+            model.banks[b].relending_debt_rmb -= float(amounts[b])
+        first = book.column("first_loan")[rows]
+        self.first_loan_outstanding_rmb -= float(per_firm[first].sum() * model.scale)
+        self.outstanding_rmb -= float(amounts.sum())
+        book.column("refinanced")[rows] -= per_firm
+
+    def repay_with_principal(self, rows: np.ndarray, principal_paid: np.ndarray, outstanding_before: np.ndarray) -> None:
+        """Repay refinancing in proportion to the principal the borrowers repaid."""
+        refinanced = self.model.loans.column("refinanced")[rows]
+        has = refinanced > 0
+        if not has.any():
+            return
+        share = np.where(outstanding_before > 0, principal_paid / np.maximum(outstanding_before, 1e-9), 0.0)
+        repay = np.minimum(refinanced, refinanced * share)
+        self._repay(rows[has], repay[has])
+
+    def repay_loans(self, rows: np.ndarray) -> None:
+        """Repay all refinancing against these loans (default or exit)."""
+        refinanced = self.model.loans.column("refinanced")[rows]
+        has = refinanced > 0
+        if has.any():
+            self._repay(rows[has], refinanced[has].copy())
+
+    def pay_interest(self) -> None:
+        """Banks pay the quarter's interest on their relending debt to the central bank."""
+        model = self.model
+        rate = model.params.relending.rate
+        for bank in model.banks:
+            interest = bank.relending_debt_rmb * rate / 4.0
+            if interest > 0:
+                model.ledger.transfer(bank.account, model.central_bank_account, interest, "relending_interest")
+                bank.equity_rmb -= interest
+                model.central_bank.interest_received_rmb += interest

@@ -1,0 +1,85 @@
+"""Quarterly accumulators, the event log, and the tables a run reports.
+
+Counts and money are accumulated per region in real-world units (agent values
+× ``scale``) while the quarter's phases run, then turned into rows of the
+``timeseries`` and ``channels`` tables (one row per quarter and region plus
+region ``ALL``, whose counts and amounts are the regions' sums).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from simulation.columns import Columns
+from simulation.markets.credit import CHANNELS
+
+if TYPE_CHECKING:
+    from simulation.model import InnovationEconomy
+
+ALL_CHANNELS = (*CHANNELS, "vc_equity", "guidance_fund_equity", "rd_subsidy")
+EVENT_KINDS = ("loan", "round", "claim", "default", "exit_ipo", "exit_ma", "failure", "subsidy")
+
+
+class QuarterAccumulator:
+    """Per-region sums for the current quarter (real-world units)."""
+
+    def __init__(self, model: "InnovationEconomy"):
+        self.model = model
+        self.n_regions = len(model.region_names)
+        self.values: dict[str, np.ndarray] = defaultdict(lambda: np.zeros(self.n_regions))
+        self.channel_new = np.zeros((len(ALL_CHANNELS), self.n_regions))
+        self.channel_deals = np.zeros((len(ALL_CHANNELS), self.n_regions))
+        self.exit_ages: list[np.ndarray] = []
+
+    def reset(self) -> None:
+        self.values.clear()
+        self.channel_new[:] = 0.0
+        self.channel_deals[:] = 0.0
+
+    def _by_region(self, rows: np.ndarray, weights) -> np.ndarray:
+        region = self.model.population.column("region")[rows]
+        return np.bincount(region, weights=np.broadcast_to(np.asarray(weights, dtype=float), region.shape), minlength=self.n_regions)
+
+    def add(self, name: str, rows: np.ndarray, per_agent) -> None:
+        """Add a count (per agent, × scale) by the agents' regions."""
+        if len(rows):
+            self.values[name] += self._by_region(rows, per_agent) * self.model.scale
+
+    add_money = add  # money per real firm × scale: the same arithmetic, named for readability
+
+    def add_channel(self, channel_index: np.ndarray, rows: np.ndarray, amount: np.ndarray) -> None:
+        region = self.model.population.column("region")[rows]
+        np.add.at(self.channel_new, (channel_index, region), amount * self.model.scale)
+        np.add.at(self.channel_deals, (channel_index, region), self.model.scale)
+
+    def add_channel_name(self, channel: str, rows: np.ndarray, amount: np.ndarray) -> None:
+        self.add_channel(np.full(len(rows), ALL_CHANNELS.index(channel)), rows, amount)
+
+    def add_age_exits(self, rows: np.ndarray) -> None:
+        self.model.exit_age_counts += np.bincount(
+            np.minimum(self.model.population.age_years(rows, self.model.quarter_index), 15), minlength=16
+        ) * self.model.scale
+
+
+class EventLog(Columns):
+    """One row per loan, round, claim, default, exit and subsidy (amounts: RMB for all firms represented)."""
+
+    def __init__(self):
+        super().__init__(
+            {"quarter": np.int32, "kind": np.int8, "firm_id": np.int64, "region": np.int16, "amount_rmb": np.float64,
+             "counterparty": np.int32, "detail": np.int16},
+            8192,
+        )
+
+    def log(self, model: "InnovationEconomy", kind: str, firms: np.ndarray, per_firm_amount: np.ndarray,
+            counterparty: np.ndarray, detail: np.ndarray) -> None:
+        if len(firms) == 0:
+            return
+        self.append(
+            len(firms), quarter=model.quarter_index, kind=EVENT_KINDS.index(kind), firm_id=firms,
+            region=model.population.column("region")[firms], amount_rmb=np.asarray(per_firm_amount) * model.scale,
+            counterparty=counterparty, detail=detail,
+        )

@@ -1,0 +1,644 @@
+"""InnovationEconomy: the Mesa model of China's innovation-finance ecosystem.
+
+One ``step()`` is one quarter, in this order (ODD "process overview"):
+
+1. policy     scheduled lever changes; budgets for subsidies, pools, guarantees
+2. entry      new seed-stage firms in every region
+3. operate    revenue, costs, R&D, supply-chain settlement; patents and stage moves
+4. insurance  premiums (with subsidies) and claims
+5. financing  applicants with a short runway: R&D subsidy → VC round → bank loan
+6. servicing  interest, principal, fees, interest subsidies, relending repayment
+7. exits      failures (hazard, or two quarters in arrears) with the loss waterfall;
+              IPOs and acquisitions with payouts to stakeholders
+8. accounting bank funding, operating costs, relending interest; funds marked and closed
+9. check      stock-flow consistency; 10. collect the quarter's tables
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import mesa
+import numpy as np
+import pandas as pd
+
+from simulation import lifecycle
+from simulation.agents import Bank, CentralBank, Insurer, NationalGovernment, RegionalGovernment, Stage, TechFirm
+from simulation.agents.firm import ExitKind
+from simulation.ledger import Ledger
+from simulation.markets import credit, insurance
+from simulation.markets.credit import CHANNELS, LoanBook
+from simulation.markets.equity import EquityMarket
+from simulation.markets.relending import RelendingFacility
+from simulation.metrics import ALL_CHANNELS, EVENT_KINDS, EventLog, QuarterAccumulator
+from simulation.population import FirmPopulation
+from simulation.scenario.loader import load_scenario, with_changes
+from simulation.scenario.schema import Scenario, quarter_label, quarter_offset
+
+REGION_PARAMS = ("research_productivity", "rd_intensity", "transformation_capacity", "supply_chain_density", "vc_share", "export_demand")
+
+
+class InnovationEconomy(mesa.Model):
+    """Tech firms, banks, venture funds, insurers and governments over firm lifecycles.
+
+    Args:
+        scenario: a shipped scenario name, a TOML path, a mapping or a :class:`Scenario`.
+        rng: seed (int or ``numpy.random.SeedSequence``) of the model's generators.
+        overrides: dotted parameter names and values applied on top of the scenario.
+
+    Example:
+        >>> model = InnovationEconomy("baseline", rng=1, overrides={"run.scale": 500})
+        >>> model.run(4)
+        >>> model.timeseries().query("region == 'ALL'")["access_rate"].round(2).tolist()  # doctest: +SKIP
+    """
+
+    def __init__(self, scenario: str | Path | Scenario | dict = "baseline", rng: Any = 0,
+                 overrides: dict[str, Any] | None = None):
+        params = load_scenario(scenario, overrides)
+        super().__init__(rng=rng)
+        self.params = params
+        self.scenario_name = params.name
+        self.scale = float(params.run.scale)
+        self.quarter_index = 0
+        self.region_names = list(params.regions)
+        self._compute_region_weights()
+        self._schedule = self._build_schedule()
+
+        self.population = FirmPopulation(capacity=int(params.firms.population_real / self.scale * 1.6) + 64)
+        self.loans = LoanBook(capacity=int(params.firms.population_real / self.scale) + 64)
+        self.events = EventLog()
+        self.ledger = Ledger(lambda: self.population.column("cash"), self.scale)
+        self._firm_agents: dict[int, TechFirm] = {}
+        self.acc = QuarterAccumulator(self)
+        self.exit_age_counts = np.zeros(16)
+        self.firm_burn = np.zeros(0)
+        self.records: list[dict] = []
+        self.channel_records: list[dict] = []
+        self.bank_records: list[dict] = []
+        self.fund_records: list[dict] = []
+        self.flow_records: list[dict] = []
+        self.ledger_errors: list[float] = []
+        self.last_flows: list[dict] = []
+
+        self._open_accounts()
+        self.relending = RelendingFacility(self)
+        self.equity = EquityMarket(self)
+        self.acc.reset()
+        rows = lifecycle.initial_population(self)
+        self.firm_burn = np.zeros(self.population._capacity)
+        insurance.take_up(self, rows)
+        self._initial_balance_sheets(rows)
+        self.equity.initial_funds()
+        self.spillover_boost = np.ones(len(self.region_names))
+        self.acc.reset()
+        self.running = True
+
+    # ------------------------------------------------------------------ set-up
+    def _compute_region_weights(self) -> None:
+        regions = self.params.regions.values()
+        share = np.array([r.firm_share for r in regions])
+        scope = np.array([r.city_share_of_region if r.center_scope == "cities" else 1.0 for r in regions])
+        effective = share * scope
+        self.region_firm_weights = effective / effective.sum()
+        self.center_factor_total = float(effective.sum() / share.sum())
+        self._scope = scope
+
+    def region_param(self, name: str) -> np.ndarray:
+        """A region-profile parameter as an array indexed by region number."""
+        values = np.array([getattr(r, name) for r in self.params.regions.values()], dtype=float)
+        if name == "vc_share":
+            values = values * self._scope
+        return values
+
+    def _build_schedule(self) -> dict[int, dict[str, Any]]:
+        start = self.params.run.start_quarter
+        plan: dict[int, dict[str, Any]] = {}
+        for change in self.params.schedule:
+            plan.setdefault(quarter_offset(start, change.quarter), {}).update(change.set)
+        return plan
+
+    def _open_accounts(self) -> None:
+        ledger = self.ledger
+        self.households = ledger.open("Households and depositors", "households")
+        self.rest_of_world = ledger.open("Rest of world", "rest_of_world")
+        self.central_bank_account = ledger.open("People's Bank of China", "central_bank")
+        self.national_account = ledger.open("National government (MoF, NFGF, national fund LP)", "government")
+        self.insurer_account = ledger.open("Technology insurers", "insurers")
+        self.central_bank = CentralBank(self, self.central_bank_account)
+        self.national = NationalGovernment(self, self.national_account)
+        self.insurer = Insurer(self, "Technology insurers", self.insurer_account)
+        ledger.transfer(self.households, self.insurer_account, self.params.insurance.insurer_capital_rmb, "initial_capital")
+        self.insurer.equity_rmb = self.params.insurance.insurer_capital_rmb
+        self.governments: list[RegionalGovernment] = []
+        accounts = []
+        for r, name in enumerate(self.region_names):
+            account = ledger.open(f"{name} government", "government", r)
+            self.governments.append(RegionalGovernment(self, r, account))
+            accounts.append(account)
+        self.region_gov_accounts = np.array(accounts)
+        self.banks: list[Bank] = []
+        for spec in self.params.banks.banks:
+            region = self.region_names.index(spec.region) if spec.region in self.region_names else None
+            account = ledger.open(spec.name, "banks", region)
+            self.banks.append(Bank(self, spec.name, spec.kind, spec.market_share, region, spec.industry_research, account))
+        self.bank_accounts = np.array([b.account for b in self.banks])
+        self.bank_research = np.array([b.industry_research for b in self.banks])
+        self._refresh_policy_arrays()
+        for gov in self.governments:
+            w = self.region_firm_weights[gov.region]
+            gov.guarantee_capital_rmb = self.params.guarantee.fund_capital_rmb * w
+
+    def _refresh_policy_arrays(self) -> None:
+        eligible = set(self.params.relending.eligible_bank_kinds)
+        self.bank_relending_eligible = np.array([b.kind in eligible for b in self.banks])
+
+    def _initial_balance_sheets(self, rows: np.ndarray) -> None:
+        """Loans outstanding at the start, funded by deposits and bank capital (a notional history)."""
+        p = self.params
+        pop = self.population
+        rng = self.rng
+        stage = pop.column("stage")[rows]
+        quality = pop.column("quality")[rows]
+        prob = np.array([0.12, 0.45, 0.65, 0.72])[stage] * np.exp(0.25 * quality - 0.03)
+        borrower = rows[rng.random(len(rows)) < np.clip(prob, 0.0, 0.95)]
+        st = pop.column("stage")[borrower]
+        size = np.array([0.15, 0.5, 1.3, 2.6])[st] * np.exp(rng.normal(0.0, 0.9, len(borrower)) + 0.6 * pop.column("size")[borrower])
+        represented = len(rows) * self.scale
+        total = p.banks.initial_tech_loans_rmb * represented / p.firms.population_real
+        amount = size / size.sum() * total / self.scale
+        region = pop.column("region")[borrower]
+        bank = self.pick_banks(region, ignore_capacity=True)
+        ok = bank >= 0
+        borrower, amount, bank = borrower[ok], amount[ok], bank[ok]
+        st = pop.column("stage")[borrower]
+        channel = np.where(st >= Stage.GROWTH, credit.COLLATERAL, credit.CREDIT)
+        channel = np.where(pop.column("patents")[borrower] > 3, np.where(rng.random(len(borrower)) < 0.3, credit.IP_PLEDGE, channel), channel)
+        channel = np.where((pop.column("anchor")[borrower] >= 0) & (rng.random(len(borrower)) < 0.5), credit.SUPPLY_CHAIN, channel)
+        channel = np.where((st <= Stage.EARLY) & (rng.random(len(borrower)) < 0.25), credit.GUARANTEED, channel)
+        lgd = np.where(channel == credit.COLLATERAL, p.banks.lgd_collateral, p.banks.lgd_unsecured)
+        term = p.banks.loan_term_quarters
+        start = -rng.integers(0, term, len(borrower))
+        principal = amount * term / (term + start)  # outstanding = remaining share of principal
+        n = len(borrower)
+        loan_rows = self.loans.append(
+            n, firm=borrower, bank=bank, region=region[ok], channel=channel, principal=principal, outstanding=amount,
+            rate=p.banks.base_rate + 0.005, lgd=lgd, start_q=start, term=term, refinanced=0.0, first_loan=False,
+            subsidy_pp=0.0, subsidy_until=0, guaranteed=channel == credit.GUARANTEED, pool=st <= Stage.EARLY,
+            insured=False, npl=False, open=True,
+        )
+        pop.column("debt")[:] += np.bincount(borrower, weights=amount, minlength=pop.n)
+        pop.column("ever_borrowed")[borrower] = True
+        loans_by_bank = np.bincount(bank, weights=amount * self.scale, minlength=len(self.banks))
+        ledger = self.ledger
+        for b, bank_agent in enumerate(self.banks):
+            loans = float(loans_by_bank[b])
+            equity = max(loans * p.banks.capital_ratio_initial, 1e9)
+            reserve = 0.02 * loans
+            deposits = reserve + loans - equity
+            ledger.transfer(self.households, bank_agent.account, equity, "initial_capital")
+            ledger.transfer(self.households, bank_agent.account, deposits, "initial_deposits")
+            bank_agent.equity_rmb = equity
+            bank_agent.deposits_rmb = deposits
+            bank_agent.loans_rmb = loans
+        # the money lent before the start was spent by the firms: firms → households, net of the loans
+        firm_loans = np.bincount(borrower, weights=amount, minlength=pop.n)[borrower]
+        ledger.pay_firms(self.bank_accounts[bank], borrower, amount, "initial_loans")
+        ledger.firms_pay(borrower, amount, self.households, "initial_spending")
+        del firm_loans
+        # the facility already refinances part of the existing book (in use since 2024)
+        eligible = self.bank_relending_eligible[bank]
+        want = np.where(eligible, amount * p.relending.refinanced_share, 0.0)
+        refi = self.relending.allocate(want, eligible, np.zeros(n, dtype=bool), order_key=rng.permutation(n))
+        cap = 0.5 * p.relending.quota_rmb
+        cum = np.cumsum(refi) * self.scale
+        refi = np.where(cum <= cap, refi, 0.0)
+        self.relending.first_loan_outstanding_rmb = 0.0
+        self.loans.column("refinanced")[loan_rows] = refi
+        if refi.any():
+            self.relending.disburse(bank, refi)
+        self.relending.used_this_quarter_rmb = 0.0
+
+    # ---------------------------------------------------------- agent plumbing
+    def create_firm_agents(self, rows: np.ndarray) -> None:
+        for row in rows.tolist():
+            self._firm_agents[row] = TechFirm(self, row)
+        if self.population._capacity > len(self.firm_burn):
+            grown = np.zeros(self.population._capacity)
+            grown[: len(self.firm_burn)] = self.firm_burn
+            self.firm_burn = grown
+
+    def remove_firm_agents(self, rows: np.ndarray) -> None:
+        for row in rows.tolist():
+            agent = self._firm_agents.pop(row, None)
+            if agent is not None:
+                agent.remove()
+
+    def firm_agent(self, row: int) -> TechFirm | None:
+        """The live Mesa agent of population row ``row`` (None once it exited)."""
+        return self._firm_agents.get(int(row))
+
+    # --------------------------------------------------------------- helpers
+    @property
+    def quarter_label(self) -> str:
+        return quarter_label(self.params.run.start_quarter, self.quarter_index)
+
+    def pick_banks(self, region: np.ndarray, ignore_capacity: bool = False) -> np.ndarray:
+        """Each applicant's bank, drawn by market share among banks lending in its region."""
+        n_banks = len(self.banks)
+        weights = np.zeros((len(self.region_names), n_banks))
+        capacity_ok = np.ones(n_banks, dtype=bool) if ignore_capacity else self.bank_capacity() > 0
+        for b, bank in enumerate(self.banks):
+            for r in range(len(self.region_names)):
+                if (bank.region is None or bank.region == r) and capacity_ok[b]:
+                    weights[r, b] = bank.market_share
+        totals = weights.sum(axis=1, keepdims=True)
+        cdf = np.cumsum(np.divide(weights, totals, out=np.zeros_like(weights), where=totals > 0), axis=1)
+        u = self.rng.random(len(region))
+        pick = np.array([np.searchsorted(cdf[r], x, side="right") for r, x in zip(region, u)], dtype=np.int64) if len(region) < 64 else \
+            _vector_pick(cdf, region, u)
+        return np.where(totals[region, 0] > 0, np.minimum(pick, n_banks - 1), -1)
+
+    def bank_capacity(self) -> np.ndarray:
+        ratio = self.params.banks.capital_ratio_min
+        return np.array([b.lending_capacity_rmb(ratio) for b in self.banks])
+
+    def bank_add(self, attribute: str, banks: np.ndarray, amounts_rmb: np.ndarray) -> None:
+        per_bank = np.bincount(banks, weights=np.broadcast_to(amounts_rmb, np.shape(banks)), minlength=len(self.banks))
+        for b in np.flatnonzero(per_bank):
+            setattr(self.banks[b], attribute, getattr(self.banks[b], attribute) + float(per_bank[b]))
+
+    def bank_income(self, banks: np.ndarray, amounts_rmb: np.ndarray) -> None:
+        self.bank_add("equity_rmb", banks, amounts_rmb)
+
+    def relending_room(self) -> float:
+        return self.relending.room_rmb()
+
+    @property
+    def relending_push(self) -> np.ndarray:
+        p = self.params.relending
+        unused = self.relending.room_rmb() / p.quota_rmb if p.quota_rmb > 0 else 0.0
+        return np.where(self.bank_relending_eligible, p.quantity_push * unused, 0.0)
+
+    @property
+    def guarantee_capital_ok(self) -> np.ndarray:
+        return np.array([g.guarantee_capital_rmb > 0 for g in self.governments])
+
+    @property
+    def pool_ok(self) -> np.ndarray:
+        return np.array([g.pool_balance_rmb > 0 for g in self.governments])
+
+    def spend_guarantee_capital(self, region: np.ndarray, amounts_rmb: np.ndarray) -> None:
+        per = np.bincount(region, weights=amounts_rmb, minlength=len(self.governments))
+        for r, gov in enumerate(self.governments):
+            gov.guarantee_capital_rmb -= float(per[r])
+            gov.spent_rmb += float(per[r])
+
+    def draw_pools(self, region: np.ndarray, per_firm: np.ndarray) -> np.ndarray:
+        """Limit pool payouts (per real firm) to each region's pool balance; debit the pools."""
+        result = per_firm.copy()
+        for r, gov in enumerate(self.governments):
+            mask = region == r
+            want = float(per_firm[mask].sum() * self.scale)
+            if want <= 0:
+                continue
+            paid = min(want, max(gov.pool_balance_rmb, 0.0))
+            result[mask] *= paid / want
+            gov.pool_balance_rmb -= paid
+            gov.spent_rmb += paid
+        return result
+
+    def fiscal_outlay(self, region: int | None, amount_rmb: float) -> None:
+        """Record a government outlay (negative: receipt) in the fiscal-cost metric."""
+        r = 0 if region is None else int(region)
+        self.acc.values["fiscal_cost_rmb"][r] += amount_rmb
+
+    def close_firm_cash(self, firms: np.ndarray, kind: str) -> None:
+        """Pay a leaving firm's remaining cash to its owners (or write off unpaid bills if negative)."""
+        cash = self.population.column("cash")[firms].copy()
+        self.ledger.firms_pay(firms, cash, self.households, kind)
+
+    # ------------------------------------------------------------------ step
+    def step(self) -> None:
+        """One quarter (see the module docstring for the order)."""
+        self.ledger.start_quarter()
+        self.acc.reset()
+        self.relending.used_this_quarter_rmb = 0.0
+        self._policy()
+        new_rows = lifecycle.entry(self)
+        insurance.take_up(self, new_rows)
+        alive = self.population.alive_rows()
+        lifecycle.operate(self, alive)
+        lifecycle.innovate(self, alive)
+        insurance.premiums_and_claims(self, alive)
+        insurance.credit_premiums(self)
+        self._financing(alive)
+        defaulted = credit.service(self)
+        self._failures(alive, defaulted)
+        alive = self.population.alive_rows()
+        self.equity.exits(alive)
+        self._accounting()
+        self._collect()
+        self.quarter_index += 1
+
+    def run(self, quarters: int | None = None, progress: Callable[[int, int], None] | None = None) -> "InnovationEconomy":
+        """Run ``quarters`` steps (default: the scenario's ``run.quarters``); returns self."""
+        total = self.params.run.quarters if quarters is None else int(quarters)
+        for i in range(total):
+            self.step()
+            if progress is not None:
+                progress(i + 1, total)
+        return self
+
+    def _policy(self) -> None:
+        changes = self._schedule.get(self.quarter_index)
+        if changes:
+            self.params = with_changes(self.params, changes)
+            self._refresh_policy_arrays()
+        p = self.params
+        for gov in self.governments:
+            w = self.region_firm_weights[gov.region]
+            gov.subsidy_budget_rmb = p.subsidy.budget_annual_rmb / 4.0 * w
+            gov.pool_balance_rmb += p.risk_pool.budget_annual_rmb / 4.0 * w
+        self.equity.new_funds()
+        self.equity.charge_fees()
+        centers = np.array([r.is_center for r in p.regions.values()])
+        if (~centers).any() and hasattr(self, "_center_patents"):
+            boost = 1.0 + p.spillover.rate * self._center_patents
+            self.spillover_boost = np.where(centers, 1.0, boost)
+
+    def _financing(self, alive: np.ndarray) -> None:
+        p = self.params.firms
+        pop = self.population
+        alive = alive[pop.column("alive")[alive]]
+        burn = self.firm_burn[alive]
+        debt_service = pop.column("debt")[alive] / self.params.banks.loan_term_quarters
+        outflow = burn + debt_service
+        cash = pop.column("cash")[alive]
+        runway = np.where(outflow > 0, cash / np.maximum(outflow, 1.0), np.inf)
+        project = pop.column("project")[alive]
+        applies = (runway < p.runway_quarters) | project
+        rows = alive[applies]
+        need = np.maximum(outflow[applies] * p.funding_need_quarters - cash[applies], 0.0)
+        need = np.where(project[applies], need + 2.0 * pop.column("revenue")[rows], need)
+        need = np.maximum(need, 0.2 * self.params.firms.seed_rd_quarterly_rmb)
+        got = self._rd_subsidies(rows)
+        remaining = np.maximum(need - got, 0.0)
+        equity = self.equity.rounds(rows, remaining)
+        remaining = np.maximum(remaining - equity, 0.0)
+        loans = credit.lend(self, rows, remaining)
+        remaining = np.maximum(remaining - loans, 0.0)
+        early = pop.column("stage")[rows] <= Stage.EARLY
+        self.acc.add_money("financing_gap_rmb", rows[early], remaining[early])
+        self.acc.add_money("early_need_rmb", rows[early], need[early])
+        self.acc.add("applicants", rows, 1.0)
+        pop.column("distress")[alive] = pop.column("cash")[alive] < 0
+
+    def _rd_subsidies(self, rows: np.ndarray) -> np.ndarray:
+        """Regional governments grant a share of R&D to seed/early applicants they rank best."""
+        p = self.params
+        pop = self.population
+        granted = np.zeros(len(rows))
+        stage = pop.column("stage")[rows]
+        candidates = np.flatnonzero(stage <= Stage.EARLY)
+        if len(candidates) == 0:
+            return granted
+        c = p.credit
+        noise = c.screening_noise * (1 - c.noise_cut_data_sharing * c.data_sharing)
+        signal = pop.column("quality")[rows[candidates]] + self.rng.normal(0.0, noise, len(candidates))
+        amount = p.subsidy.rd_subsidy_share * 4.0 * pop.column("rd")[rows[candidates]]
+        region = pop.column("region")[rows[candidates]]
+        for gov in self.governments:
+            in_region = np.flatnonzero(region == gov.region)
+            if len(in_region) == 0:
+                continue
+            ranked = in_region[np.argsort(-signal[in_region], kind="stable")]
+            cum = np.cumsum(amount[ranked]) * self.scale
+            chosen = ranked[cum <= gov.subsidy_budget_rmb]
+            if len(chosen) == 0:
+                continue
+            firms = rows[candidates[chosen]]
+            paid = self.ledger.pay_firms(gov.account, firms, amount[chosen], "rd_subsidy")
+            gov.subsidy_budget_rmb -= paid
+            gov.spent_rmb += paid
+            granted[candidates[chosen]] = amount[chosen]
+            self.acc.add_money("subsidies_rmb", firms, amount[chosen])
+            self.acc.add_money("fiscal_cost_rmb", firms, amount[chosen])
+            self.acc.add_channel_name("rd_subsidy", firms, amount[chosen])
+            self.events.log(self, "subsidy", firms, amount[chosen], counterparty=np.full(len(firms), gov.region), detail=pop.column("stage")[firms])
+        return granted
+
+    def _failures(self, alive: np.ndarray, defaulted: np.ndarray) -> None:
+        pop = self.population
+        alive = alive[pop.column("alive")[alive]]
+        hazard = lifecycle.failure_hazard(self, alive)
+        failing = alive[self.rng.random(len(alive)) < hazard]
+        failing = np.union1d(failing, defaulted)
+        if len(failing) == 0:
+            return
+        credit.default_firms(self, failing)
+        self.equity.write_off(failing)
+        self.events.log(self, "failure", failing, pop.column("cash")[failing], counterparty=np.full(len(failing), -1), detail=pop.column("stage")[failing])
+        self.close_firm_cash(failing, "liquidation_to_owners")
+        pop.column("receivable")[failing] = 0.0
+        lifecycle.mark_exit(self, failing, ExitKind.FAILURE)
+
+    def _accounting(self) -> None:
+        p = self.params.banks
+        ledger = self.ledger
+        self.relending.pay_interest()
+        for bank in self.banks:
+            deposit_interest = bank.deposits_rmb * p.funding_cost / 4.0
+            operating = bank.loans_rmb * p.operating_cost / 4.0
+            ledger.transfer(bank.account, self.households, deposit_interest, "deposit_interest")
+            ledger.transfer(bank.account, self.households, operating, "bank_operating_costs")
+            bank.equity_rmb -= deposit_interest + operating
+            cash = float(ledger.balance[bank.account])
+            target = 0.02 * bank.loans_rmb
+            if cash < target:
+                ledger.transfer(self.households, bank.account, target - cash, "deposit_inflow")
+                bank.deposits_rmb += target - cash
+            elif cash > target and bank.deposits_rmb > 0:
+                back = min(cash - target, bank.deposits_rmb)
+                ledger.transfer(bank.account, self.households, back, "deposit_outflow")
+                bank.deposits_rmb -= back
+        if self.loans.n > 2 * max(1, int(self.loans.column("open").sum())):
+            self.loans.compact()
+        self.equity.mark_and_close()
+        self.ledger_errors.append(self.check_stock_flow())
+
+    # --------------------------------------------------------------- checking
+    def stock_flow_report(self) -> dict[str, float]:
+        """Discrepancies (RMB) of each accounting identity; all ~0 when the books are consistent."""
+        book = self.loans
+        live = book.column("open")
+        out = book.column("outstanding")
+        per_bank = np.bincount(book.column("bank")[live], weights=out[live] * self.scale, minlength=len(self.banks))
+        firm_debt = np.bincount(book.column("firm")[live], weights=out[live], minlength=self.population.n)
+        report = {
+            "money_created_or_destroyed": self.ledger.money_sum(),
+            "bank_loans_vs_book": float(np.max(np.abs(per_bank - np.array([b.loans_rmb for b in self.banks])))) if self.banks else 0.0,
+            "bank_balance_sheets": max((abs(b.balance_sheet_gap_rmb()) for b in self.banks), default=0.0),
+            "firm_debt_vs_book": float(np.max(np.abs(firm_debt - self.population.column("debt"))) * self.scale) if self.population.n else 0.0,
+            "relending_vs_banks": abs(self.relending.outstanding_rmb - sum(b.relending_debt_rmb for b in self.banks)),
+            "insurer_balance_sheet": abs(self.insurer.balance_sheet_gap_rmb()),
+            "fund_cash": max((abs(f.balance_sheet_gap_rmb()) for f in self.equity.funds), default=0.0),
+        }
+        return report
+
+    def check_stock_flow(self) -> float:
+        """Largest absolute discrepancy over all identities, in RMB."""
+        return float(max(abs(v) for v in self.stock_flow_report().values()))
+
+    # ------------------------------------------------------------- collection
+    def _collect(self) -> None:
+        pop = self.population
+        acc = self.acc.values
+        n_r = len(self.region_names)
+        alive = pop.column("alive")
+        region = pop.column("region")
+        stage = pop.column("stage")
+        s = self.scale
+        rows_by = lambda mask: np.bincount(region[mask], minlength=n_r) * s  # noqa: E731
+        book = self.loans
+        live = book.column("open")
+        lreg = book.column("region")[live]
+        out = book.column("outstanding")[live]
+        balance = np.bincount(lreg, weights=out * s, minlength=n_r)
+        npl = np.bincount(lreg, weights=out * book.column("npl")[live] * s, minlength=n_r)
+        relend = np.bincount(lreg, weights=book.column("refinanced")[live] * s, minlength=n_r)
+        with_loans = rows_by(alive & (pop.column("debt") > 1.0))
+        firms_alive = rows_by(alive)
+        center_patents = sum(acc["patents_granted"][r] for r, reg in enumerate(self.params.regions.values()) if reg.is_center)
+        n_center = sum(firms_alive[r] for r, reg in enumerate(self.params.regions.values()) if reg.is_center)
+        self._center_patents = center_patents / max(n_center, 1.0) / max(self.params.firms.patent_rate_quarterly, 1e-9)
+        channel_balance = np.zeros((len(ALL_CHANNELS), n_r))
+        if live.any():
+            np.add.at(channel_balance, (book.column("channel")[live], lreg), out * s)
+        quarter = self.quarter_label
+        rows = []
+        for r in range(n_r + 1):
+            sel = slice(None) if r == n_r else r
+
+            def tot(x, sel=sel):
+                return float(np.sum(x[sel]))
+
+            rec = {
+                "quarter": quarter,
+                "region": "ALL" if r == n_r else self.region_names[r],
+                "firms_alive": tot(firms_alive),
+                "firms_seed": tot(rows_by(alive & (stage == 0))),
+                "firms_early": tot(rows_by(alive & (stage == 1))),
+                "firms_growth": tot(rows_by(alive & (stage == 2))),
+                "firms_mature": tot(rows_by(alive & (stage == 3))),
+                "firms_with_loans": tot(with_loans),
+            }
+            for key in ("entries", "exits_ipo", "exits_ma", "exits_failure", "rd_spending_rmb", "revenue_rmb", "patents_granted",
+                        "breakthroughs", "new_loans_rmb", "loan_applications", "loans_granted", "vc_invested_rmb", "vc_deals",
+                        "vc_invested_seed_rmb", "vc_invested_A_rmb", "vc_invested_B_rmb", "vc_invested_Cplus_rmb", "vc_exit_proceeds_rmb",
+                        "insurance_premiums_rmb", "insurance_claims_rmb", "guarantee_payouts_rmb", "risk_pool_payouts_rmb",
+                        "subsidies_rmb", "interest_subsidy_rmb", "fiscal_cost_rmb", "private_mobilised_rmb", "financing_gap_rmb",
+                        "early_need_rmb", "applicants", "defaulted_rmb", "bank_losses_rmb", "relending_new_rmb",
+                        "new_loans_early_rmb", "new_loans_growth_rmb"):
+                rec[key] = tot(acc[key]) if key in acc else 0.0
+            rec["tech_loan_balance_rmb"] = tot(balance)
+            rec["access_rate"] = rec["firms_with_loans"] / rec["firms_alive"] if rec["firms_alive"] else 0.0
+            rec["approval_rate"] = rec["loans_granted"] / rec["loan_applications"] if rec["loan_applications"] else float("nan")
+            rec["avg_loan_rate"] = tot(acc["rate_x_amount"]) / rec["new_loans_rmb"] if rec["new_loans_rmb"] else float("nan")
+            eligible = tot(acc["eligible_amount"]) if "eligible_amount" in acc else 0.0
+            rec["avg_eligible_loan_rate"] = tot(acc["eligible_rate_x_amount"]) / eligible if eligible else float("nan")
+            rec["npl_ratio"] = tot(npl) / rec["tech_loan_balance_rmb"] if rec["tech_loan_balance_rmb"] else 0.0
+            rec["relending_outstanding_rmb"] = tot(relend)
+            rec["spillover_patents"] = (self.params.spillover.rate * center_patents) if r == n_r else (
+                0.0 if self.params.regions[self.region_names[r]].is_center else self.params.spillover.rate * center_patents * self.region_firm_weights[r] / max(1e-9, sum(self.region_firm_weights[k] for k, reg in enumerate(self.params.regions.values()) if not reg.is_center)))
+            rec["private_per_public_yuan"] = rec["private_mobilised_rmb"] / rec["fiscal_cost_rmb"] if rec["fiscal_cost_rmb"] > 0 else float("nan")
+            rows.append(rec)
+        self.records.extend(rows)
+        for c, name in enumerate(ALL_CHANNELS):
+            for r in range(n_r + 1):
+                sel = slice(None) if r == n_r else r
+                self.channel_records.append({
+                    "quarter": quarter, "region": "ALL" if r == n_r else self.region_names[r], "channel": name,
+                    "new_amount_rmb": float(np.sum(self.acc.channel_new[c, sel])),
+                    "balance_rmb": float(np.sum(channel_balance[c, sel])) if c < len(CHANNELS) else 0.0,
+                    "deals": float(np.sum(self.acc.channel_deals[c, sel])),
+                })
+        for bank in self.banks:
+            self.bank_records.append({
+                "quarter": quarter, "bank": bank.name, "kind": bank.kind, "loans_rmb": bank.loans_rmb,
+                "new_loans_rmb": bank.new_loans_rmb, "write_offs_rmb": bank.write_offs_rmb, "equity_rmb": bank.equity_rmb,
+                "capital_ratio": bank.capital_ratio, "deposits_rmb": bank.deposits_rmb, "relending_debt_rmb": bank.relending_debt_rmb,
+                "linkage_stakes_rmb": bank.stakes_cost_rmb,
+            })
+            bank.new_loans_rmb = 0.0
+            bank.write_offs_rmb = 0.0
+        for fund in self.equity.funds:
+            if fund.closed and fund.cashflows and len(fund.cashflows) > fund.life_quarters + 1:
+                continue
+            self.fund_records.append({
+                "quarter": quarter, "fund": fund.name, "kind": fund.kind.name.lower(),
+                "region": self.region_names[fund.region] if fund.region is not None else "national",
+                "vintage": quarter_label(self.params.run.start_quarter, fund.vintage), "committed_rmb": fund.committed_rmb,
+                "paid_in_rmb": fund.paid_in_rmb, "invested_rmb": fund.invested_rmb, "nav_rmb": fund.nav_rmb,
+                "distributed_rmb": fund.distributed_rmb, "deals": fund.deals, "tvpi": fund.tvpi, "irr_annual": fund.irr_annual,
+                "closed": fund.closed,
+            })
+        self.last_flows = self.ledger.flow_table()
+        for flow in self.last_flows:
+            self.flow_records.append({"quarter": quarter, **flow})
+
+    # ------------------------------------------------------------------ tables
+    def timeseries(self) -> pd.DataFrame:
+        """One row per quarter and region (plus ``ALL``)."""
+        return pd.DataFrame(self.records)
+
+    def channels(self) -> pd.DataFrame:
+        """New amounts, balances and deals per quarter, region and financing channel."""
+        return pd.DataFrame(self.channel_records)
+
+    def banks_table(self) -> pd.DataFrame:
+        return pd.DataFrame(self.bank_records)
+
+    def funds_table(self) -> pd.DataFrame:
+        return pd.DataFrame(self.fund_records)
+
+    def flows_table(self) -> pd.DataFrame:
+        """Money flows by quarter between sectors (source, target, kind, amount_rmb)."""
+        return pd.DataFrame(self.flow_records)
+
+    def events_table(self) -> pd.DataFrame:
+        """One row per loan, round, claim, default, exit, failure and subsidy."""
+        ev = self.events.to_dict()
+        frame = pd.DataFrame(ev)
+        if frame.empty:
+            return pd.DataFrame(columns=["quarter", "kind", "firm_id", "region", "amount_rmb", "counterparty", "detail"])
+        start = self.params.run.start_quarter
+        frame["quarter"] = [quarter_label(start, int(q)) for q in frame["quarter"]]
+        frame["kind"] = pd.Categorical.from_codes(frame["kind"], EVENT_KINDS)
+        frame["region"] = pd.Categorical.from_codes(frame["region"], self.region_names)
+        return frame
+
+    def firms_table(self) -> pd.DataFrame:
+        """The live firms' state (one row per firm agent; amounts per real firm)."""
+        pop = self.population
+        rows = pop.alive_rows()
+        data = {name: pop.column(name)[rows] for name in ("region", "sector", "stage", "quality", "cash", "debt", "revenue", "patents", "rd", "vc_backed", "post_money")}
+        frame = pd.DataFrame(data)
+        frame.insert(0, "firm_id", rows)
+        frame["region"] = [self.region_names[r] for r in frame["region"]]
+        frame["age_quarters"] = self.quarter_index - pop.column("born_q")[rows]
+        return frame
+
+    def summary(self) -> dict[str, float]:
+        """Headline KPIs of the run so far (see :func:`simulation.kpis.headline_kpis`)."""
+        from simulation.kpis import headline_kpis
+
+        return headline_kpis(self)
+
+
+def _vector_pick(cdf: np.ndarray, region: np.ndarray, u: np.ndarray) -> np.ndarray:
+    pick = np.zeros(len(region), dtype=np.int64)
+    for r in np.unique(region):
+        mask = region == r
+        pick[mask] = np.searchsorted(cdf[r], u[mask], side="right")
+    return pick

@@ -1,0 +1,267 @@
+"""Reading scenarios: TOML files, ``extends`` chains, dotted overrides, schedules.
+
+Every problem is raised as :class:`ScenarioError` whose message is one line
+naming the file, the key and what is allowed (with a "did you mean" for
+misspelt keys). The CLI prints that line and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from simulation.scenario.schema import Scenario
+
+SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be used; ``str(error)`` is the one-line message."""
+
+
+def shipped_scenarios() -> dict[str, Path]:
+    """Names and paths of the scenarios shipped in ``scenarios/``."""
+    if not SCENARIO_DIR.is_dir():
+        return {}
+    return {path.stem: path for path in sorted(SCENARIO_DIR.glob("*.toml"))}
+
+
+def resolve_path(name_or_path: str | Path, relative_to: Path | None = None) -> Path:
+    """Find a scenario by path, by path relative to another file, or by shipped name."""
+    candidate = Path(name_or_path)
+    search = []
+    if relative_to is not None:
+        search.append(relative_to.parent / candidate)
+    search.append(candidate)
+    if candidate.suffix != ".toml":
+        search.append(SCENARIO_DIR / f"{candidate}.toml")
+    search.append(SCENARIO_DIR / candidate.name)
+    for path in search:
+        if path.is_file():
+            return path.resolve()
+    known = ", ".join(shipped_scenarios()) or "none"
+    where = f"{relative_to}: extends" if relative_to else str(name_or_path)
+    raise ScenarioError(f"{where}: scenario file {str(name_or_path)!r} not found (shipped scenarios: {known})")
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as error:
+        raise ScenarioError(f"{path}: not valid TOML ({error})") from None
+    except OSError as error:
+        raise ScenarioError(f"{path}: cannot be read ({error.strerror})") from None
+
+
+def deep_merge(base: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
+    """``base`` updated by ``change``; nested tables merge, everything else replaces."""
+    merged = copy.deepcopy(base)
+    for key, value in change.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict) and key != "set":
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def read_chain(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The raw mapping of a scenario with its ``extends`` chain merged in (cycles refused)."""
+    if path in seen:
+        cycle = " -> ".join(p.name for p in (*seen, path))
+        raise ScenarioError(f"{seen[-1]}: extends: cycle of scenarios ({cycle})")
+    data = _read_toml(path)
+    parent_name = data.get("extends")
+    if parent_name is None:
+        return data
+    if not isinstance(parent_name, str):
+        raise ScenarioError(f"{path}: extends: must be a file name string, got {type(parent_name).__name__}")
+    parent = read_chain(resolve_path(parent_name, relative_to=path), (*seen, path))
+    schedule = parent.get("schedule", []) + data.get("schedule", [])
+    merged = deep_merge(parent, {k: v for k, v in data.items() if k != "schedule"})
+    if schedule:
+        merged["schedule"] = schedule
+    merged.pop("question", None) if "question" not in data else None
+    return merged
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The pydantic model class found by following ``loc`` from :class:`Scenario`."""
+    model: Any = Scenario
+    for part in loc:
+        if isinstance(part, int) or model is None:
+            continue
+        field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
+        if field is None:
+            return model if part not in getattr(model, "model_fields", {}) else None
+        annotation = field.annotation
+        model = _unwrap_model(annotation)
+    return model
+
+
+def _unwrap_model(annotation: Any) -> Any:
+    """The BaseModel class inside ``list[X]``, ``dict[str, X]`` or ``X``; None if there is none."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _unwrap_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _suggest(loc: tuple[Any, ...]) -> str:
+    parent = _model_at(loc[:-1])
+    if parent is None or not hasattr(parent, "model_fields"):
+        return ""
+    options = list(parent.model_fields)
+    close = difflib.get_close_matches(str(loc[-1]), options, n=1, cutoff=0.6)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return f"{hint}allowed keys: {', '.join(options)}"
+
+
+def describe_error(error: ValidationError, source: str) -> str:
+    """One line naming the source, the key and what is allowed."""
+    first = error.errors()[0]
+    loc = tuple(first["loc"])
+    key = ".".join(str(part) for part in loc) or "(top level)"
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        return f"{source}: {key}: unknown key; {_suggest(loc)}"
+    message = first["msg"]
+    if message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    given = first.get("input")
+    given_text = "" if isinstance(given, dict) or given is None else f" (got {given!r})"
+    more = len(error.errors()) - 1
+    tail = f"; and {more} more problem(s)" if more else ""
+    return f"{source}: {key}: {message}{given_text}{tail}"
+
+
+def parse_value(text: str) -> Any:
+    """Read a ``--set`` value as TOML (numbers, booleans, strings, lists); bare words stay strings."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def set_dotted(data: dict[str, Any], key: str, value: Any, source: str) -> None:
+    """Set ``a.b.c`` in a nested mapping, creating tables on the way."""
+    parts = key.split(".")
+    if not all(parts):
+        raise ScenarioError(f"{source}: {key}: not a dotted parameter name like relending.rate")
+    node = data
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ScenarioError(f"{source}: {key}: '{part}' is a value, not a table")
+        node = child
+    node[parts[-1]] = value
+
+
+def validate_mapping(data: dict[str, Any], source: str) -> Scenario:
+    """Validate a raw mapping into a :class:`Scenario` (schedules included)."""
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as error:
+        raise ScenarioError(describe_error(error, source)) from None
+    for index, change in enumerate(scenario.schedule):
+        trial = scenario.model_dump(mode="python")
+        for key, value in change.set.items():
+            set_dotted(trial, key, value, f"{source}: schedule[{index}] ({change.quarter})")
+        trial["schedule"] = []
+        try:
+            Scenario.model_validate(trial)
+        except ValidationError as error:
+            raise ScenarioError(describe_error(error, f"{source}: schedule[{index}] ({change.quarter})")) from None
+    return scenario
+
+
+def load_scenario(
+    scenario: str | Path | Scenario | dict[str, Any] = "baseline",
+    overrides: dict[str, Any] | None = None,
+) -> Scenario:
+    """Load and validate a scenario.
+
+    Args:
+        scenario: a shipped name ("baseline"), a path to a TOML file, a mapping
+            or an existing :class:`Scenario`.
+        overrides: dotted parameter names and values applied on top
+            (e.g. ``{"relending.rate": 0.0125}``); strings are read as TOML values.
+
+    Raises:
+        ScenarioError: with a one-line message naming file, key and what is allowed.
+    """
+    if isinstance(scenario, Scenario):
+        data, source = scenario.model_dump(mode="python"), scenario.name
+    elif isinstance(scenario, dict):
+        data, source = copy.deepcopy(scenario), "<mapping>"
+    else:
+        path = resolve_path(scenario)
+        data, source = read_chain(path), str(path)
+        data.pop("extends", None)
+    for key, value in (overrides or {}).items():
+        if isinstance(value, str):
+            value = parse_value(value)
+        set_dotted(data, key, value, "override")
+    return validate_mapping(data, source if not overrides else f"{source} (with overrides)")
+
+
+def with_changes(scenario: Scenario, changes: dict[str, Any]) -> Scenario:
+    """A new scenario with dotted ``changes`` applied (used for scheduled lever changes)."""
+    data = scenario.model_dump(mode="python")
+    for key, value in changes.items():
+        set_dotted(data, key, value, f"{scenario.name}: change")
+    return validate_mapping(data, scenario.name)
+
+
+def to_toml(scenario: Scenario) -> str:
+    """The resolved scenario as TOML text (for run folders and provenance)."""
+    return _dump_table(scenario.model_dump(mode="json", exclude_none=False), ())
+
+
+def _format_value(value: Any) -> str:
+    if value is None:
+        return '"none"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{escaped}"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_format_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f'"{k}" = {_format_value(v)}' for k, v in value.items()) + " }"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def _dump_table(table: dict[str, Any], prefix: tuple[str, ...]) -> str:
+    lines: list[str] = []
+    nested: list[tuple[str, Any]] = []
+    for key, value in table.items():
+        if value is None and key == "extends":
+            continue
+        if isinstance(value, dict) and key != "set":
+            nested.append((key, value))
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            nested.append((key, value))
+        else:
+            lines.append(f"{key} = {_format_value(value)}")
+    out = "\n".join(lines)
+    for key, value in nested:
+        name = ".".join((*prefix, key))
+        if isinstance(value, list):
+            for item in value:
+                out += f"\n\n[[{name}]]\n" + _dump_table(item, (*prefix, key)).strip()
+        else:
+            body = _dump_table(value, (*prefix, key))
+            out += f"\n\n[{name}]\n" + body.strip()
+    return out.strip() + "\n" if not prefix else out
