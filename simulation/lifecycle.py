@@ -76,7 +76,9 @@ def initial_population(model: "InnovationEconomy") -> np.ndarray:
         _stage_medians(p.opex_quarterly_rmb, stage) + p.seed_rd_quarterly_rmb
     ) * rng.uniform(2.0, 6.0, n_agents)
     model.ledger.pay_firms(model.households, rows, cash, "initial_equity")
-    pop.column("vc_backed")[rows] = rng.random(n_agents) < np.array([0.05, 0.15, 0.25, 0.2])[stage]
+    backed = rng.random(n_agents) < np.array([0.05, 0.15, 0.25, 0.2])[stage] * np.exp(0.5 * pop.column("quality")[rows])
+    pop.column("vc_backed")[rows] = backed
+    pop.column("rounds")[rows] = np.where(backed, np.array([1, 1, 2, 3])[stage], 0)
     pop.column("post_money")[rows] = _stage_medians([15e6, 60e6, 300e6, 900e6], stage) * np.exp(0.5 * pop.column("quality")[rows])
     assign_supply_chains(model, rows)
     return rows

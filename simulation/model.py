@@ -160,7 +160,7 @@ class InnovationEconomy(mesa.Model):
         rng = self.rng
         stage = pop.column("stage")[rows]
         quality = pop.column("quality")[rows]
-        prob = np.array([0.12, 0.45, 0.65, 0.72])[stage] * np.exp(0.25 * quality - 0.03)
+        prob = np.array([0.12, 0.45, 0.65, 0.72])[stage] * np.exp(0.6 * quality - 0.18)
         borrower = rows[rng.random(len(rows)) < np.clip(prob, 0.0, 0.95)]
         st = pop.column("stage")[borrower]
         size = np.array([0.15, 0.5, 1.3, 2.6])[st] * np.exp(rng.normal(0.0, 0.9, len(borrower)) + 0.6 * pop.column("size")[borrower])
@@ -377,10 +377,13 @@ class InnovationEconomy(mesa.Model):
         cash = pop.column("cash")[alive]
         runway = np.where(outflow > 0, cash / np.maximum(outflow, 1.0), np.inf)
         project = pop.column("project")[alive]
-        applies = (runway < p.runway_quarters) | project
+        revenue = pop.column("revenue")[alive]
+        working_capital = (revenue > 0) & (pop.column("debt")[alive] <= 1.0) & (self.rng.random(len(alive)) < p.working_capital_demand_quarterly)
+        applies = (runway < p.runway_quarters) | project | working_capital
         rows = alive[applies]
         need = np.maximum(outflow[applies] * p.funding_need_quarters - cash[applies], 0.0)
-        need = np.where(project[applies], need + 2.0 * pop.column("revenue")[rows], need)
+        need = np.where(project[applies], need + 1.0 * revenue[applies], need)
+        need = np.where(working_capital[applies], need + p.working_capital_quarters * revenue[applies], need)
         need = np.maximum(need, 0.2 * self.params.firms.seed_rd_quarterly_rmb)
         got = self._rd_subsidies(rows)
         remaining = np.maximum(need - got, 0.0)

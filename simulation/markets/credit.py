@@ -132,15 +132,15 @@ def lend(model: "InnovationEconomy", rows: np.ndarray, need: np.ndarray) -> np.n
     knowledge = pop.column("knowledge")[rows]
     amount[:, CREDIT] = np.minimum(need, 2.0 * revenue + w * 0.5 * knowledge)
     lgd[:, CREDIT] = bp.lgd_unsecured
-    appetite[:, CREDIT] = 0.2 + 0.8 * w
+    appetite[:, CREDIT] = 0.5 + 0.5 * w
 
     ip = params.ip
     ip_value = pop.column("patents")[rows] * ip.value_per_patent_rmb * (ip.protection / 0.6)
     amount[:, IP_PLEDGE] = np.minimum(need, ip.pledge_ltv * ip_value)
     lgd[:, IP_PLEDGE] = np.clip(1.0 - ip.recovery_on_disposal * ip.protection / 0.6, 0.05, 0.98)
-    term_years = bp.loan_term_quarters / 4.0
+    term_years = max(bp.loan_term_quarters / 4.0, 3.0)  # appraisal spread over a loan and its renewals
     extra[:, IP_PLEDGE] = np.where(amount[:, IP_PLEDGE] > 0, ip.appraisal_cost * ip_value / np.maximum(amount[:, IP_PLEDGE], 1.0) / term_years, 0.0)
-    appetite[:, IP_PLEDGE] = (0.4 + 0.6 * w) * (0.5 + ip.protection)
+    appetite[:, IP_PLEDGE] = (0.5 + 0.5 * w) * (0.5 + ip.protection)
 
     sc = params.supply_chain
     if sc.enabled:
@@ -164,7 +164,7 @@ def lend(model: "InnovationEconomy", rows: np.ndarray, need: np.ndarray) -> np.n
     g = params.guarantee
     if g.enabled:
         capital_ok = model.guarantee_capital_ok[region]
-        eligible = (stage <= Stage.GROWTH) & capital_ok & (pd <= 0.10)
+        eligible = (stage <= Stage.GROWTH) & capital_ok & (pd <= g.max_pd)
         amount[:, GUARANTEED] = np.where(eligible, np.minimum(need, g.cap_per_firm_rmb), 0.0)
         lgd[:, GUARANTEED] = bp.lgd_unsecured
         bank_share[:, GUARANTEED] = g.bank_share
@@ -174,6 +174,9 @@ def lend(model: "InnovationEconomy", rows: np.ndarray, need: np.ndarray) -> np.n
     pool_ok = np.isin(stage, params.risk_pool.eligible_stages) & model.pool_ok[region]
     pool_share = np.where(pool_ok, params.risk_pool.share, 0.0)
     bank_share *= (1.0 - pool_share)[:, None]
+    # pools also cover IP pledge loans at every stage (e.g. Anhui's +5 pp for IP loans, §7.2)
+    ip_pool = model.pool_ok[region] & ~pool_ok
+    bank_share[:, IP_PLEDGE] *= np.where(ip_pool, 1.0 - params.risk_pool.share, 1.0)
     insured = params.insurance.credit_enabled & (stage <= Stage.EARLY)
     ins_cover = np.where(insured, params.insurance.credit_coverage, 0.0)
     unsecured = np.zeros(P, dtype=bool)
@@ -184,7 +187,7 @@ def lend(model: "InnovationEconomy", rows: np.ndarray, need: np.ndarray) -> np.n
     expected_loss = pd[:, None] * lgd * bank_share
     push = model.relending_push[bank_safe]
     threshold = bp.max_expected_loss * appetite * (1.0 + push)[:, None]
-    approved = (amount > 1.0) & (expected_loss <= threshold) & has_bank[:, None]
+    approved = (amount > 1.0) & (expected_loss <= threshold) & has_bank[:, None] & (pd <= bp.max_pd * (1.0 + push))[:, None]
 
     # --- pricing ---
     rel = params.relending
@@ -235,7 +238,7 @@ def lend(model: "InnovationEconomy", rows: np.ndarray, need: np.ndarray) -> np.n
 
     book_new_loans(
         model, rows[sel], bank[sel], ch, amt, rate_final, lgd[sel, ch], refinanced, first, subsidy_final,
-        guaranteed=ch == GUARANTEED, pool=pool_ok[sel], insured=insured[sel] & unsecured[ch],
+        guaranteed=ch == GUARANTEED, pool=pool_ok[sel] | ((ch == IP_PLEDGE) & model.pool_ok[region[sel]]), insured=insured[sel] & unsecured[ch],
     )
     return granted
 
@@ -298,7 +301,8 @@ def service(model: "InnovationEconomy") -> np.ndarray:
     firm = book.column("firm")[live]
     out = book.column("outstanding")[live]
     interest = out * book.column("rate")[live] / 4.0
-    principal = np.minimum(out, book.column("principal")[live] / book.column("term")[live])
+    maturing = book.column("start_q")[live] + book.column("term")[live] <= q + 1
+    principal = np.where(maturing, out, 0.0)
     fee = np.where(book.column("guaranteed")[live], out * params.guarantee.fee / 4.0, 0.0)
     subsidised = book.column("subsidy_until")[live] > q
     subsidy = np.where(subsidised, out * book.column("subsidy_pp")[live] / 4.0, 0.0)
@@ -308,16 +312,24 @@ def service(model: "InnovationEconomy") -> np.ndarray:
         model.acc.add_money("fiscal_cost_rmb", firm[subsidy > 0], subsidy[subsidy > 0])
         model.acc.add_money("interest_subsidy_rmb", firm[subsidy > 0], subsidy[subsidy > 0])
 
-    due = interest + principal + fee
-    firm_due = np.bincount(firm, weights=due, minlength=pop.n)
     cash = np.maximum(pop.column("cash"), 0.0)
-    ratio_by_firm = np.where(firm_due > 0, np.minimum(1.0, cash / np.maximum(firm_due, 1e-9)), 1.0)
-    ratio = ratio_by_firm[firm]
+    # interest and fees first
+    carrying = interest + fee
+    firm_carry = np.bincount(firm, weights=carrying, minlength=pop.n)
+    carry_ratio = np.where(firm_carry > 0, np.minimum(1.0, cash / np.maximum(firm_carry, 1e-9)), 1.0)[firm]
+    cash_left = np.maximum(cash - firm_carry, 0.0)
+    # then principal of maturing loans; renewal without repayment for firms current on interest
+    firm_principal = np.bincount(firm, weights=principal, minlength=pop.n)
+    principal_ratio = np.where(firm_principal > 0, np.minimum(1.0, cash_left / np.maximum(firm_principal, 1e-9)), 1.0)[firm]
+    renew = maturing & (principal_ratio < 1.0) & (carry_ratio >= 1.0) & params.banks.renewal_without_repayment
+    principal = np.where(renew, 0.0, principal)
+    book.column("start_q")[live[renew]] = q + 1
+    ratio = np.where(principal > 0, np.minimum(carry_ratio, principal_ratio), carry_ratio)
     bank = book.column("bank")[live]
     accounts = model.bank_accounts[bank]
-    paid_interest = interest * ratio
-    paid_principal = principal * ratio
-    paid_fee = fee * ratio
+    paid_interest = interest * carry_ratio
+    paid_principal = principal * np.where(principal > 0, principal_ratio, 0.0)
+    paid_fee = fee * carry_ratio
     ledger.firms_pay(firm, paid_interest, accounts, "loan_interest")
     ledger.firms_pay(firm, paid_principal, accounts, "loan_repayment")
     if fee.any():
@@ -329,6 +341,7 @@ def service(model: "InnovationEconomy") -> np.ndarray:
     book.column("outstanding")[live] = out - paid_principal
     pop.column("debt")[:] -= np.bincount(firm, weights=paid_principal, minlength=pop.n)
     model.relending.repay_with_principal(live, paid_principal, out)
+    model.acc.add("loans_renewed", firm[renew], 1.0)
 
     short = ratio < 1.0 - 1e-12
     book.column("npl")[live] = short
@@ -403,7 +416,7 @@ def default_firms(model: "InnovationEconomy", firms: np.ndarray) -> None:
     model.acc.add_money("risk_pool_payouts_rmb", firm, pool_part)
     model.acc.add_money("insurance_claims_rmb", firm, insurance_part)
     model.acc.add_money("fiscal_cost_rmb", firm, regional_part + national_part + pool_part)
-    model.acc.add_money("defaulted_rmb", firm, out)
+    model.acc.add_money("defaulted_rmb", firm, remaining)
     model.acc.add_money("bank_losses_rmb", firm, bank_loss)
 
     model.bank_add("loans_rmb", bank, -out * scale)

@@ -124,18 +124,21 @@ class EquityMarket:
         keep = signal >= floor
         eligible, cand, signal = eligible[keep], cand[keep], signal[keep]
         q = model.quarter_index
-        budgets = {}
+        mix = np.asarray(vc.stage_mix, dtype=float) / max(sum(vc.stage_mix), 1e-12)
+        guidance_mix = np.array([g.early_share / 2, g.early_share / 2, (1 - g.early_share) / 2, (1 - g.early_share) / 2])
+        budgets: dict[int, np.ndarray] = {}
         for fund in self.funds:
             if fund.investing(q):
                 left = max(1, fund.invest_quarters - (q - fund.vintage))
                 pace = 1.0 / (1.0 + 0.25 * g.reinvestment_requirement) if fund.kind == FundKind.GUIDANCE_REGIONAL else 1.0
-                budgets[fund.index] = fund.dry_powder_rmb / left * pace
+                split = mix if fund.kind == FundKind.MARKET else guidance_mix
+                budgets[fund.index] = fund.dry_powder_rmb / left * pace * split
         scale = model.scale
         region = pop.column("region")[cand]
         order = np.argsort(-signal, kind="stable")
         rounds_done = pop.column("rounds")[cand]
         stage_c = pop.column("stage")[cand]
-        round_idx = np.where(stage_c == Stage.SEED, 0, np.where(stage_c == Stage.EARLY, 1, np.clip(rounds_done, 2, 3)))
+        round_idx = np.where(stage_c == Stage.SEED, 0, np.where(stage_c == Stage.EARLY, 1, np.where(rounds_done >= 2, 3, 2)))
         size = np.asarray(vc.deal_size_rmb)[round_idx] * np.exp(model.rng.normal(0.0, 0.5, len(cand)))
         pre = size * np.asarray(vc.pre_money_multiple)[round_idx] * np.exp(0.4 * signal)
         by_region: dict[int, list[VentureFund]] = {}
@@ -148,32 +151,31 @@ class EquityMarket:
             funds = by_region.get(r, [])
             if not funds:
                 continue
+            k = int(round_idx[i])
             amount = size[i]
-            early = stage_c[i] <= Stage.EARLY
-            market = [f for f in funds if f.kind == FundKind.MARKET and budgets[f.index] >= amount * scale * 0.5]
-            guidance = [f for f in funds if f.kind != FundKind.MARKET and budgets[f.index] >= min(amount, g.max_deal_rmb) * scale * g.coinvest_share]
-            guidance = [f for f in guidance if early or (1 - g.early_share) * f.committed_rmb > f.invested_rmb * 0 + 0]
+            early = k <= 1
+            g_amount = min(amount * g.coinvest_share, g.max_deal_rmb)
+            market = [f for f in funds if f.kind == FundKind.MARKET and budgets[f.index][k] >= amount * scale * 0.5]
+            guidance = [f for f in funds if f.kind != FundKind.MARKET and budgets[f.index][k] >= g_amount * scale]
             participants: list[tuple[VentureFund, float]] = []
             if signal[i] >= vc.min_signal and market:
-                lead = max(market, key=lambda f: budgets[f.index])
-                if guidance and early:
-                    gf = max(guidance, key=lambda f: budgets[f.index])
-                    g_amt = min(amount * g.coinvest_share, g.max_deal_rmb)
-                    participants = [(lead, amount - g_amt), (gf, g_amt)]
+                lead = max(market, key=lambda f: budgets[f.index][k])
+                if guidance:
+                    gf = max(guidance, key=lambda f: budgets[f.index][k])
+                    participants = [(lead, amount - g_amount), (gf, g_amount)]
                 else:
                     participants = [(lead, amount)]
-            elif guidance and (early or model.rng.random() > g.early_share):
-                gf = max(guidance, key=lambda f: budgets[f.index])
+            elif guidance and early:
+                gf = max(guidance, key=lambda f: budgets[f.index][k])
                 participants = [(gf, min(amount, g.max_deal_rmb))]
             if not participants:
                 continue
             total = 0.0
             for fund, amt in participants:
-                if budgets[fund.index] < amt * scale:
-                    amt = budgets[fund.index] / scale
-                budgets[fund.index] -= amt * scale
+                amt = min(amt, budgets[fund.index][k] / scale)
+                budgets[fund.index][k] -= amt * scale
                 total += amt
-                deals.append((fund, int(cand[i]), amt, pre[i], int(round_idx[i])))
+                deals.append((fund, int(cand[i]), amt, pre[i], k))
             raised[eligible[i]] = total
         self._book_deals(deals, pre_by_firm={int(cand[i]): pre[i] for i in range(len(cand))})
         return raised

@@ -83,7 +83,7 @@ class RunSettings(Section):
 class RegionProfile(Section):
     """One region's profile. Defaults describe an average center; the baseline sets each."""
 
-    firm_share: Share = Field(0.33, description="Share of the national tech-SME population (calibration §9.1, A: patent stock 0.49/0.26/0.25).")
+    firm_share: Share = Field(0.33, description="Share of the national tech-SME population (D: BTH 0.23, YRD 0.51, GBA 0.26, set so that patent shares match the §4.2 patent stock 0.26/0.49/0.25, A, given BTH's higher research productivity).")
     research_productivity: float = Field(1.0, gt=0.0, le=5.0, description="Multiplier on patent and breakthrough rates (BTH highest: basic research).")
     rd_intensity: float = Field(1.0, gt=0.0, le=5.0, description="Multiplier on firm R&D spending (regional R&D/GDP relative to 3.5 %, §5.2, A).")
     transformation_capacity: float = Field(1.0, gt=0.0, le=5.0, description="Multiplier on turning R&D into product and revenue (GBA highest).")
@@ -131,7 +131,7 @@ class FirmSettings(Section):
         description="Annual exit hazard by age year 1..8+ (SAIC 2013, §5.3, A).",
     )
     hazard_multiplier: float = Field(1.5, ge=0.5, le=4.0, description="Tech-startup multiplier on the hazard (§9.1, D assumption; range 1.0-3.0).")
-    hazard_quality_beta: float = Field(0.55, ge=0.0, le=3.0, description="Log-hazard slope on latent quality (D): better firms fail less.")
+    hazard_quality_beta: float = Field(1.3, ge=0.0, le=3.0, description="Log-hazard slope on latent quality (D): better firms fail less.")
     distress_hazard_factor: float = Field(3.0, ge=1.0, le=20.0, description="Hazard multiplier for firms with negative cash after financing (D).")
     runway_quarters: float = Field(4.0, gt=0.0, le=20.0, description="Firms whose cash covers fewer quarters of burn apply for funding (D).")
     funding_need_quarters: float = Field(6.0, gt=0.0, le=20.0, description="A funding request covers this many quarters of net burn (D).")
@@ -139,6 +139,8 @@ class FirmSettings(Section):
         [0.045, 0.06, 0.08, 0.09],
         description="Highest effective annual loan rate a firm accepts, by stage (affordability; D).",
     )
+    working_capital_demand_quarterly: Share = Field(0.12, description="Probability per quarter that a firm with revenue but no loan seeks a working-capital line (D).")
+    working_capital_quarters: float = Field(1.0, gt=0.0, le=8.0, description="Size of a working-capital request in quarters of revenue (D).")
     anchor_share_of_mature: Share = Field(0.35, description="Share of mature firms acting as supply-chain anchors (D).")
     receivable_quarters: float = Field(1.0, ge=0.0, le=4.0, description="Receivables of a supplier as quarters of its revenue sold to its anchor (D).")
 
@@ -175,18 +177,20 @@ class BankSettings(Section):
     banks: list[BankSpec] = Field(default_factory=_default_banks, description="Bank agents with tech-loan market shares (§9.2).")
     initial_tech_loans_rmb: float = Field(3.63e12, ge=0.0, description="Tech-SME loan balance at the start (§2.1, A: 3.63 trn end-2025).")
     base_rate: RateAnnual = Field(0.030, description="1-year LPR (§9.2: 3.0 %, verify; range 2.5-3.45 %).")
-    funding_cost: RateAnnual = Field(0.013, description="Marginal funding (deposit) cost (§2.4, B: PSBC 1.23 %; range 1.1-1.8 %).")
-    operating_cost: RateAnnual = Field(0.010, description="Operating cost of an SME loan, per year of principal (D).")
+    funding_cost: RateAnnual = Field(0.016, description="Marginal funding cost of term lending (D: above the 1.23 % average deposit cost of §2.4, B; range 1.1-1.8 %).")
+    operating_cost: RateAnnual = Field(0.006, description="Operating cost of an SME loan, per year of principal (D).")
     capital_ratio_min: Share = Field(0.105, description="Minimum capital / risk-weighted tech loans (Basel III with buffers; A).")
     capital_ratio_initial: Share = Field(0.14, description="Initial capital / tech loans (D; large banks ~14-18 %).")
-    capital_charge: RateAnnual = Field(0.012, description="Cost of capital added to the loan rate (D).")
-    max_expected_loss: RateAnnual = Field(0.030, description="Highest expected annual loss rate (PD × LGD after risk sharing) a bank accepts (D).")
+    capital_charge: RateAnnual = Field(0.006, description="Cost of capital added to the loan rate (D).")
+    max_expected_loss: RateAnnual = Field(0.035, description="Highest expected annual loss rate (PD × LGD after risk sharing) a bank accepts (D).")
+    max_pd: Share = Field(0.10, description="Highest estimated annual PD a bank lends at, whatever the collateral (D; range 0.04-0.15).")
     lgd_unsecured: Share = Field(0.70, description="Loss given default, credit loan (§9.2, D; 50-90 %).")
     lgd_collateral: Share = Field(0.35, description="LGD, collateralised loan (§9.2, D; 20-50 %).")
     collateral_haircut: Share = Field(0.5, description="Collateral value counted per yuan of tangible assets (D).")
-    loan_term_quarters: int = Field(8, ge=1, le=40, description="Amortising term of new loans (relending requires ≥ 6 months, §1, A).")
+    loan_term_quarters: int = Field(4, ge=2, le=40, description="Term of new loans; interest quarterly, principal at maturity (1-year SME loans; relending requires ≥ 6 months, §1, A).")
+    renewal_without_repayment: bool = Field(True, description="Loans of firms that pay their interest are renewed at maturity without repaying principal (无还本续贷; lever).")
     initial_npl_ratio: Share = Field(0.015, description="NPL ratio at the start (§2.4, A: 1.50 % system).")
-    pd_prior_annual: list[float] = Field([0.08, 0.05, 0.03, 0.015], description="Bank's prior annual PD by stage before firm-specific signals (D).")
+    pd_prior_annual: list[float] = Field([0.10, 0.06, 0.05, 0.03], description="Bank's prior annual PD by stage before firm-specific signals (D).")
     deposit_growth_unlimited: bool = Field(True, description="Deposits (households) fund loans without limit; capital binds.")
 
 
@@ -239,6 +243,7 @@ class GuaranteeSettings(Section):
     reguarantor_share: Share = Field(0.20, description="Provincial re-guarantor's share (§7.1, A).")
     national_share: Share = Field(0.20, description="National Financing Guarantee Fund share (§7.1, A: 20 %; tech plan 30-40 %).")
     fee: RateAnnual = Field(0.01, description="Guarantee fee per year of principal (§7.1, A: target < 1 %; market 2-3 %).")
+    max_pd: Share = Field(0.05, description="Highest estimated annual PD a guarantor accepts (D; tolerated compensation rate 5 %, §7.1, A).")
     cap_per_firm_rmb: PositiveRMB = Field(30.0e6, description="Per-firm guaranteed balance cap (§7.1, A: 30 m).")
     fund_capital_rmb: PositiveRMB = Field(60.0e9, description="Capital of all regional guarantee funds together (D).")
 
@@ -308,15 +313,16 @@ class VentureSettings(Section):
     fundraising_annual_rmb: PositiveRMB = Field(0.55e12, description="New commitments to funds investing in tech SMEs per year (§9.4: 0.55 trn deployed; D).")
     funds_per_region: int = Field(8, ge=1, le=200, description="Market VC fund agents per region at the start (D).")
     fund_life_years: int = Field(10, ge=3, le=30, description="Market fund life, 7+3 years (§4.3, A).")
-    deal_size_rmb: list[float] = Field([5e6, 30e6, 80e6, 200e6], description="Deal size seed/A/B/C+ (§9.4, D; ×0.5-×2).")
+    deal_size_rmb: list[float] = Field([15e6, 40e6, 100e6, 250e6], description="Deal size seed/A/B/C+ (§4.1, D: 42 % first-round deals with ~9 % of 0.55 trn ≈ 15 m; ×0.5-×2).")
     pre_money_multiple: list[float] = Field([3.0, 4.0, 4.5, 5.0], description="Pre-money valuation / deal size by stage (D).")
+    stage_mix: list[float] = Field([0.10, 0.35, 0.35, 0.20], description="Share of a market fund's quarterly budget for seed/A/B/C+ rounds (§4.1, C: seed ≈ 9 % of capital).")
     screening_noise: float = Field(0.8, ge=0.0, le=5.0, description="Sd of a VC's signal of latent quality (D).")
     min_signal: float = Field(0.4, ge=-3.0, le=3.0, description="Lowest signal (quality z-score) a fund invests in (D).")
     fundraising_shock: float = Field(0.0, ge=-0.9, le=2.0, description="Proportional change in fundraising (§10: −45 % … +30 %).")
     ipo_window: float = Field(1.0, ge=0.0, le=3.0, description="IPO probability multiplier (§10: 0.3-1.5).")
     ma_market: float = Field(1.0, ge=0.0, le=3.0, description="M&A exit probability multiplier (D).")
-    ipo_rate_quarterly: Share = Field(0.010, description="Base IPO probability per quarter of a VC-backed growth/mature firm (D; ~90 STAR listings/yr).")
-    ma_rate_quarterly: Share = Field(0.012, description="Base acquisition probability per quarter of a growth/mature firm (D).")
+    ipo_rate_quarterly: Share = Field(0.0003, description="Base IPO probability per quarter of a VC-backed growth/mature firm (D; ~90 STAR listings/yr).")
+    ma_rate_quarterly: Share = Field(0.0015, description="Base acquisition probability per quarter of a growth/mature firm (D).")
     ipo_valuation_multiple: float = Field(6.0, gt=0.0, le=50.0, description="Median IPO valuation / last post-money (D; gives ≈3.5× book multiples, §4.4).")
     exit_value_sigma: float = Field(1.1, gt=0.0, le=3.0, description="Log-sd of exit values (heavy-tailed outcomes; D).")
     ma_valuation_multiple: float = Field(1.6, gt=0.0, le=20.0, description="Median M&A price / last post-money (D).")
@@ -361,15 +367,15 @@ class ScheduledChange(Section):
 def _default_regions() -> dict[str, RegionProfile]:
     return {
         "BTH": RegionProfile(
-            firm_share=0.26, research_productivity=1.35, rd_intensity=1.23, transformation_capacity=0.80,
+            firm_share=0.23, research_productivity=1.1, rd_intensity=1.23, transformation_capacity=0.80,
             supply_chain_density=0.25, vc_share=0.25, export_demand=0.9,
         ),
         "YRD": RegionProfile(
-            firm_share=0.49, research_productivity=1.0, rd_intensity=1.0, transformation_capacity=1.0,
+            firm_share=0.51, research_productivity=1.0, rd_intensity=1.0, transformation_capacity=1.0,
             supply_chain_density=0.40, vc_share=0.45, export_demand=1.0,
         ),
         "GBA": RegionProfile(
-            firm_share=0.25, research_productivity=0.95, rd_intensity=1.0, transformation_capacity=1.3,
+            firm_share=0.26, research_productivity=0.95, rd_intensity=1.0, transformation_capacity=1.3,
             supply_chain_density=0.35, vc_share=0.30, export_demand=1.25,
         ),
     }
@@ -415,7 +421,7 @@ class Scenario(Section):
                 raise ValueError(f"firms.{stage_list_name}: needs 4 values (seed, early, growth, mature)")
         if len(self.firms.stage_up_quarterly) != 3:
             raise ValueError("firms.stage_up_quarterly: needs 3 values (seed→early, early→growth, growth→mature)")
-        if len(self.vc.deal_size_rmb) != 4 or len(self.vc.pre_money_multiple) != 4:
+        if len(self.vc.deal_size_rmb) != 4 or len(self.vc.pre_money_multiple) != 4 or len(self.vc.stage_mix) != 4:
             raise ValueError("vc.deal_size_rmb and vc.pre_money_multiple: need 4 values (seed, A, B, C+)")
         if len(self.banks.pd_prior_annual) != 4:
             raise ValueError("banks.pd_prior_annual: needs 4 values (seed, early, growth, mature)")
