@@ -72,6 +72,15 @@ def headline_kpis(model: "InnovationEconomy") -> dict[str, float]:
     }
     tvpi = [f.tvpi for f in model.equity.funds if f.kind == FundKind.MARKET and f.paid_in_rmb > 0]
     irr = [f.irr_annual for f in model.equity.funds if f.kind == FundKind.MARKET and f.paid_in_rmb > 0]
+    market = [f for f in model.equity.funds if f.kind == FundKind.MARKET and f.paid_in_rmb > 0]
+    paid = sum(f.paid_in_rmb for f in market)
+    kpis["fund_tvpi_pooled"] = float(sum(f.distributed_rmb + f.nav_rmb for f in market) / paid) if paid else float("nan")
+    kpis["vc_exit_proceeds_per_year_rmb"] = per_year("vc_exit_proceeds_rmb")
+    channels = model.channels()
+    if not channels.empty:
+        by_channel = channels[channels["region"] == "ALL"].groupby("channel")["new_amount_rmb"].sum() / years
+        for channel, value in by_channel.items():
+            kpis[f"{channel}_per_year_rmb"] = float(value)
     kpis["fund_tvpi_median"] = float(np.nanmedian(tvpi)) if tvpi else float("nan")
     kpis["fund_irr_median"] = float(np.nanmedian(irr)) if irr and np.isfinite(irr).any() else float("nan")
     patents = ts[ts["region"] != "ALL"].groupby("region")["patents_granted"].sum()

@@ -30,7 +30,7 @@ def _stage_medians(values: list[float], stage: np.ndarray) -> np.ndarray:
 def create_firms(model: "InnovationEconomy", region: np.ndarray, stage: np.ndarray, born_q: np.ndarray) -> np.ndarray:
     """Append firms to the population and create their Mesa agents; returns the new rows."""
     p = model.params.firms
-    rng = model.rng
+    rng = model.streams["entry"]
     n = len(region)
     quality = rng.normal(0.0, p.quality_sigma, n)
     size = rng.normal(0.0, p.revenue_sigma, n)
@@ -58,7 +58,7 @@ def initial_population(model: "InnovationEconomy") -> np.ndarray:
     """The start-quarter population: stages, ages, patents and cash consistent with the stage."""
     params = model.params
     p = params.firms
-    rng = model.rng
+    rng = model.streams["init"]
     n_agents = max(1, int(round(p.population_real * model.center_factor_total / model.scale)))
     region = rng.choice(len(model.region_names), size=n_agents, p=model.region_firm_weights)
     stage = rng.choice(4, size=n_agents, p=np.asarray(p.initial_stage_shares) / np.sum(p.initial_stage_shares))
@@ -87,12 +87,12 @@ def initial_population(model: "InnovationEconomy") -> np.ndarray:
 def assign_supply_chains(model: "InnovationEconomy", new_rows: np.ndarray) -> None:
     """Link new early/growth firms as suppliers of anchor firms in their region."""
     pop = model.population
-    rng = model.rng
+    rng = model.streams["supply_chain"]
     stage = pop.column("stage")
     alive = pop.column("alive")
     is_anchor = pop.column("is_anchor")
     mature = np.flatnonzero(alive & (stage == Stage.MATURE) & ~is_anchor)
-    promote = mature[rng.random(len(mature)) < model.params.firms.anchor_share_of_mature]
+    promote = mature[model.uniform("supply_chain", mature) < model.params.firms.anchor_share_of_mature]
     is_anchor[promote] = True
     pop.column("anchor_covered")[promote] = rng.random(len(promote)) < model.params.supply_chain.anchor_coverage
     anchors = np.flatnonzero(alive & is_anchor)
@@ -113,7 +113,7 @@ def entry(model: "InnovationEconomy") -> np.ndarray:
     """New seed-stage firms in every region (Poisson, in real firms divided by scale)."""
     p = model.params.firms
     expected_real = p.population_real * p.entry_rate_annual / 4.0 * model.region_firm_weights * model.center_factor_total
-    counts = model.rng.poisson(expected_real / model.scale)
+    counts = model.streams["entry"].poisson(expected_real / model.scale)
     region = np.repeat(np.arange(len(counts)), counts)
     if len(region) == 0:
         return region
@@ -129,7 +129,6 @@ def operate(model: "InnovationEconomy", rows: np.ndarray) -> None:
     """Revenue, costs, R&D, receivables; money moves through the ledger."""
     params = model.params
     p = params.firms
-    rng = model.rng
     pop = model.population
     stage = pop.column("stage")[rows]
     region = pop.column("region")[rows]
@@ -137,7 +136,7 @@ def operate(model: "InnovationEconomy", rows: np.ndarray) -> None:
     size = pop.column("size")
 
     # fat-tailed growth: persistent size random walk with Student-t shocks
-    shock = rng.standard_t(p.growth_shock_df, len(rows)) * 0.08 + 0.01 * quality
+    shock = model.streams["operate"].standard_t(p.growth_shock_df, pop.n)[rows] * 0.08 + 0.01 * quality
     size[rows] += shock
     s = size[rows]
     transform = model.region_param("transformation_capacity")[region]
@@ -184,7 +183,6 @@ def innovate(model: "InnovationEconomy", rows: np.ndarray) -> None:
     """Patents and stage transitions (breakthrough, product-market fit, scaling)."""
     params = model.params
     p = params.firms
-    rng = model.rng
     pop = model.population
     stage = pop.column("stage")[rows]
     region = pop.column("region")[rows]
@@ -193,7 +191,7 @@ def innovate(model: "InnovationEconomy", rows: np.ndarray) -> None:
     rd_ratio = pop.column("rd")[rows] / p.seed_rd_quarterly_rmb
     ip_factor = 0.5 + params.ip.protection
     patent_rate = p.patent_rate_quarterly * np.exp(0.5 * quality) * research * ip_factor * np.sqrt(np.maximum(rd_ratio, 0.0))
-    new_patents = rng.poisson(patent_rate)
+    new_patents = model.streams["patents"].poisson(patent_rate)
     pop.column("patents")[rows] += new_patents
     model.acc.add("patents_granted", rows, new_patents)
 
@@ -209,13 +207,13 @@ def innovate(model: "InnovationEconomy", rows: np.ndarray) -> None:
         [research * knowledge_factor * np.exp(0.5 * quality), transform * funded * np.exp(0.45 * quality), np.sqrt(transform) * funded * np.exp(0.3 * quality)],
         0.0,
     )
-    up = rng.random(len(rows)) < np.clip(base * multiplier, 0.0, 0.9)
+    up = model.uniform("stages", rows) < np.clip(base * multiplier, 0.0, 0.9)
     moved = rows[up]
     pop.column("stage")[moved] += 1
     model.acc.add("breakthroughs", rows[up & (stage == Stage.SEED)], 1.0)
     newly_tangible = _stage_medians(p.tangible_assets_rmb, pop.column("stage")[moved]) * SECTOR_TANGIBLE[pop.column("sector")[moved]]
     pop.column("tangible")[moved] = np.maximum(pop.column("tangible")[moved], newly_tangible * np.exp(0.8 * pop.column("size")[moved]))
-    pop.column("project")[rows] = (stage >= Stage.GROWTH) & (rng.random(len(rows)) < 0.06)
+    pop.column("project")[rows] = (stage >= Stage.GROWTH) & (model.uniform("projects", rows) < 0.06)
 
 
 def failure_hazard(model: "InnovationEconomy", rows: np.ndarray) -> np.ndarray:

@@ -36,6 +36,8 @@ from simulation.population import FirmPopulation
 from simulation.scenario.loader import load_scenario, with_changes
 from simulation.scenario.schema import Scenario, quarter_label, quarter_offset
 
+STREAMS = ("init", "entry", "operate", "patents", "stages", "projects", "supply_chain", "demand", "subsidy", "vc", "vc_size",
+           "banks", "screening", "order", "hazard", "exits", "exit_values", "insurance", "claims")
 REGION_PARAMS = ("research_productivity", "rd_intensity", "transformation_capacity", "supply_chain_density", "vc_share", "export_demand")
 
 
@@ -58,6 +60,7 @@ class InnovationEconomy(mesa.Model):
         params = load_scenario(scenario, overrides)
         super().__init__(rng=rng)
         self.params = params
+        self.streams = {name: np.random.default_rng(seed) for name, seed in zip(STREAMS, self.rng.integers(0, 2**63 - 1, size=len(STREAMS)))}
         self.scenario_name = params.name
         self.scale = float(params.run.scale)
         self.quarter_index = 0
@@ -72,6 +75,8 @@ class InnovationEconomy(mesa.Model):
         self._firm_agents: dict[int, TechFirm] = {}
         self.acc = QuarterAccumulator(self)
         self.exit_age_counts = np.zeros(16)
+        self.age_at_risk = np.zeros(16)  # firm-years at risk by completed age in years (15 = 15+)
+        self.age_failures = np.zeros(16)
         self.firm_burn = np.zeros(0)
         self.records: list[dict] = []
         self.channel_records: list[dict] = []
@@ -157,7 +162,7 @@ class InnovationEconomy(mesa.Model):
         """Loans outstanding at the start, funded by deposits and bank capital (a notional history)."""
         p = self.params
         pop = self.population
-        rng = self.rng
+        rng = self.streams["init"]
         stage = pop.column("stage")[rows]
         quality = pop.column("quality")[rows]
         prob = np.array([0.12, 0.45, 0.65, 0.72])[stage] * np.exp(0.6 * quality - 0.18)
@@ -219,6 +224,19 @@ class InnovationEconomy(mesa.Model):
             self.relending.disburse(bank, refi)
         self.relending.used_this_quarter_rmb = 0.0
 
+    # ------------------------------------------------------- random numbers
+    def uniform(self, stream: str, rows: np.ndarray) -> np.ndarray:
+        """Uniform draws for population ``rows`` from a named stream, one per population row.
+
+        Drawing for every row (not only ``rows``) keeps each firm's draw the same in
+        paired runs whose levers change who takes part: common random numbers.
+        """
+        return self.streams[stream].random(self.population.n)[rows]
+
+    def normal(self, stream: str, rows: np.ndarray) -> np.ndarray:
+        """Standard normal draws for population ``rows`` (one per population row, see :meth:`uniform`)."""
+        return self.streams[stream].standard_normal(self.population.n)[rows]
+
     # ---------------------------------------------------------- agent plumbing
     def create_firm_agents(self, rows: np.ndarray) -> None:
         for row in rows.tolist():
@@ -243,7 +261,7 @@ class InnovationEconomy(mesa.Model):
     def quarter_label(self) -> str:
         return quarter_label(self.params.run.start_quarter, self.quarter_index)
 
-    def pick_banks(self, region: np.ndarray, ignore_capacity: bool = False) -> np.ndarray:
+    def pick_banks(self, region: np.ndarray, ignore_capacity: bool = False, rows: np.ndarray | None = None) -> np.ndarray:
         """Each applicant's bank, drawn by market share among banks lending in its region."""
         n_banks = len(self.banks)
         weights = np.zeros((len(self.region_names), n_banks))
@@ -254,7 +272,7 @@ class InnovationEconomy(mesa.Model):
                     weights[r, b] = bank.market_share
         totals = weights.sum(axis=1, keepdims=True)
         cdf = np.cumsum(np.divide(weights, totals, out=np.zeros_like(weights), where=totals > 0), axis=1)
-        u = self.rng.random(len(region))
+        u = self.streams["banks"].random(len(region)) if rows is None else self.uniform("banks", rows)
         pick = np.array([np.searchsorted(cdf[r], x, side="right") for r, x in zip(region, u)], dtype=np.int64) if len(region) < 64 else \
             _vector_pick(cdf, region, u)
         return np.where(totals[region, 0] > 0, np.minimum(pick, n_banks - 1), -1)
@@ -378,7 +396,7 @@ class InnovationEconomy(mesa.Model):
         runway = np.where(outflow > 0, cash / np.maximum(outflow, 1.0), np.inf)
         project = pop.column("project")[alive]
         revenue = pop.column("revenue")[alive]
-        working_capital = (revenue > 0) & (pop.column("debt")[alive] <= 1.0) & (self.rng.random(len(alive)) < p.working_capital_demand_quarterly)
+        working_capital = (revenue > 0) & (pop.column("debt")[alive] <= 1.0) & (self.uniform("demand", alive) < p.working_capital_demand_quarterly)
         applies = (runway < p.runway_quarters) | project | working_capital
         rows = alive[applies]
         need = np.maximum(outflow[applies] * p.funding_need_quarters - cash[applies], 0.0)
@@ -408,7 +426,7 @@ class InnovationEconomy(mesa.Model):
             return granted
         c = p.credit
         noise = c.screening_noise * (1 - c.noise_cut_data_sharing * c.data_sharing)
-        signal = pop.column("quality")[rows[candidates]] + self.rng.normal(0.0, noise, len(candidates))
+        signal = pop.column("quality")[rows[candidates]] + noise * self.normal("subsidy", rows[candidates])
         amount = p.subsidy.rd_subsidy_share * 4.0 * pop.column("rd")[rows[candidates]]
         region = pop.column("region")[rows[candidates]]
         for gov in self.governments:
@@ -435,8 +453,11 @@ class InnovationEconomy(mesa.Model):
         pop = self.population
         alive = alive[pop.column("alive")[alive]]
         hazard = lifecycle.failure_hazard(self, alive)
-        failing = alive[self.rng.random(len(alive)) < hazard]
+        failing = alive[self.uniform("hazard", alive) < hazard]
         failing = np.union1d(failing, defaulted)
+        ages = np.minimum(pop.age_years(alive, self.quarter_index), 15)
+        self.age_at_risk += np.bincount(ages, minlength=16) * 0.25 * self.scale
+        self.age_failures += np.bincount(np.minimum(pop.age_years(failing, self.quarter_index), 15), minlength=16) * self.scale
         if len(failing) == 0:
             return
         credit.default_firms(self, failing)
@@ -631,6 +652,30 @@ class InnovationEconomy(mesa.Model):
         frame["region"] = [self.region_names[r] for r in frame["region"]]
         frame["age_quarters"] = self.quarter_index - pop.column("born_q")[rows]
         return frame
+
+    def hazard_by_age(self) -> pd.DataFrame:
+        """Failure hazard by firm age over the run: failures per firm-year at risk (age 15 = 15+)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            hazard = np.where(self.age_at_risk > 0, self.age_failures / self.age_at_risk, np.nan)
+        return pd.DataFrame({"age_years": np.arange(16), "firm_years_at_risk": self.age_at_risk,
+                             "failures": self.age_failures, "hazard_annual": hazard})
+
+    def survival_by_cohort(self) -> pd.DataFrame:
+        """Share of each entry cohort (entry year) still alive, by age in quarters (firms that entered during the run)."""
+        pop = self.population
+        born = pop.column("born_q")
+        entered = born >= 0
+        exit_q = np.where(pop.column("alive"), self.quarter_index, pop.column("exit_q"))
+        rows = []
+        start_year = int(self.params.run.start_quarter[:4])
+        for cohort in np.unique(born[entered] // 4):
+            members = entered & (born // 4 == cohort)
+            lived = exit_q[members] - born[members]
+            horizon = self.quarter_index - int(cohort) * 4
+            for age in range(0, max(horizon, 0) + 1, 4):
+                rows.append({"cohort": start_year + int(cohort), "age_quarters": age, "firms": int(members.sum() * self.scale),
+                             "surviving_share": float((lived >= age).mean())})
+        return pd.DataFrame(rows)
 
     def summary(self) -> dict[str, float]:
         """Headline KPIs of the run so far (see :func:`simulation.kpis.headline_kpis`)."""

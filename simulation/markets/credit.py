@@ -87,7 +87,7 @@ def estimated_pd(model: "InnovationEconomy", rows: np.ndarray, sd: np.ndarray) -
     sigma = params.firms.quality_sigma
     beta = params.firms.hazard_quality_beta
     q = pop.column("quality")[rows]
-    signal = q + model.rng.normal(0.0, 1.0, len(rows)) * sd
+    signal = q + model.normal("screening", rows) * sd
     q_hat = signal * sigma**2 / (sigma**2 + sd**2)
     prior = np.asarray(params.banks.pd_prior_annual)[pop.column("stage")[rows]]
     tech = prior * np.exp(-beta * q_hat)
@@ -103,13 +103,12 @@ def lend(model: "InnovationEconomy", rows: np.ndarray, need: np.ndarray) -> np.n
     if n == 0:
         return granted
     pop = model.population
-    rng = model.rng
     bp = params.banks
     region = pop.column("region")[rows]
     stage = pop.column("stage")[rows]
     model.acc.add("loan_applications", rows, 1.0)
 
-    bank = model.pick_banks(region)
+    bank = model.pick_banks(region, rows=rows)
     has_bank = bank >= 0
     bank_safe = np.maximum(bank, 0)
     research = model.bank_research[bank_safe]
@@ -159,7 +158,7 @@ def lend(model: "InnovationEconomy", rows: np.ndarray, need: np.ndarray) -> np.n
         eligible = (stage == Stage.GROWTH) | ((stage == Stage.EARLY) & pop.column("vc_backed")[rows])
         amount[:, LINKAGE] = np.where(eligible, need, 0.0)
         lgd[:, LINKAGE] = bp.lgd_unsecured * (1.0 - lk.pd_relief)
-        appetite[:, LINKAGE] = 0.3 + 0.7 * w
+        appetite[:, LINKAGE] = 1.0 + 0.5 * w  # equity upside lets banks take more risk
 
     g = params.guarantee
     if g.enabled:
@@ -213,7 +212,7 @@ def lend(model: "InnovationEconomy", rows: np.ndarray, need: np.ndarray) -> np.n
     chosen_amount = np.where(takes, amount[idx, choice], 0.0)
 
     # --- capital constraint, first come first served in random order ---
-    order = rng.permutation(n)
+    order = np.argsort(model.uniform("order", rows), kind="stable")
     capacity = model.bank_capacity()
     ok = takes.copy()
     for b in np.unique(bank[takes]):

@@ -49,7 +49,7 @@ class EquityMarket:
             share = model.region_param("vc_share")[r]
             for k in range(vc.funds_per_region):
                 self.raise_fund(f"{name} VC fund {k + 1}", FundKind.MARKET, r, 2.0 * vc.fundraising_annual_rmb * share / vc.funds_per_region,
-                                vc.fund_life_years, 5.0, model.households, vintage=-int(model.rng.integers(0, 8)))
+                                vc.fund_life_years, 5.0, model.households, vintage=-int(model.streams["init"].integers(0, 8)))
         centers = [r for r, name in enumerate(model.region_names) if p.regions[name].is_center]
         for r in centers:
             name = model.region_names[r]
@@ -119,7 +119,7 @@ class EquityMarket:
         if len(eligible) == 0:
             return raised
         cand = rows[eligible]
-        signal = pop.column("quality")[cand] + model.rng.normal(0.0, vc.screening_noise, len(cand))
+        signal = pop.column("quality")[cand] + vc.screening_noise * model.normal("vc", cand)
         floor = vc.min_signal - g.signal_discount
         keep = signal >= floor
         eligible, cand, signal = eligible[keep], cand[keep], signal[keep]
@@ -139,7 +139,7 @@ class EquityMarket:
         rounds_done = pop.column("rounds")[cand]
         stage_c = pop.column("stage")[cand]
         round_idx = np.where(stage_c == Stage.SEED, 0, np.where(stage_c == Stage.EARLY, 1, np.where(rounds_done >= 2, 3, 2)))
-        size = np.asarray(vc.deal_size_rmb)[round_idx] * np.exp(model.rng.normal(0.0, 0.5, len(cand)))
+        size = np.asarray(vc.deal_size_rmb)[round_idx] * np.exp(0.5 * model.normal("vc_size", cand))
         pre = size * np.asarray(vc.pre_money_multiple)[round_idx] * np.exp(0.4 * signal)
         by_region: dict[int, list[VentureFund]] = {}
         for fund in self.funds:
@@ -255,11 +255,11 @@ class EquityMarket:
         vc_backed = pop.column("vc_backed")[rows]
         p_ipo = p.ipo_rate_quarterly * p.ipo_window * np.exp(0.6 * quality) * np.where(vc_backed, 1.0, 0.25) * np.where(stage == Stage.MATURE, 1.5, 0.6)
         p_ma = p.ma_rate_quarterly * p.ma_market * np.exp(0.3 * quality)
-        draw = model.rng.random(len(rows))
+        draw = model.uniform("exits", rows)
         ipo = candidates & (draw < p_ipo)
         ma = candidates & ~ipo & (draw < p_ipo + p_ma)
         base = np.maximum(pop.column("post_money")[rows], 8.0 * pop.column("revenue")[rows])
-        noise = np.exp(model.rng.normal(0.0, p.exit_value_sigma, len(rows)) + 0.5 * quality)
+        noise = np.exp(p.exit_value_sigma * model.normal("exit_values", rows) + 0.5 * quality)
         for mask, multiple, kind in ((ipo, p.ipo_valuation_multiple, ExitKind.IPO), (ma, p.ma_valuation_multiple, ExitKind.ACQUISITION)):
             firms = rows[mask]
             if len(firms) == 0:

@@ -18,9 +18,9 @@ def take_up(model: "InnovationEconomy", rows: np.ndarray) -> None:
     prob = min(1.0, p.take_up_base * (1.0 + p.take_up_subsidy_elasticity * p.premium_subsidy))
     pop = model.population
     if p.rd_loss_enabled:
-        pop.column("rd_insured")[rows] = model.rng.random(len(rows)) < prob
+        pop.column("rd_insured")[rows] = model.uniform("insurance", rows) < prob
     if p.patent_enabled:
-        pop.column("patent_insured")[rows] = model.rng.random(len(rows)) < prob
+        pop.column("patent_insured")[rows] = model.uniform("insurance", rows) < prob
 
 
 def premiums_and_claims(model: "InnovationEconomy", rows: np.ndarray) -> None:
@@ -37,14 +37,14 @@ def premiums_and_claims(model: "InnovationEconomy", rows: np.ndarray) -> None:
     if p.rd_loss_enabled:
         insured = pop.column("rd_insured")[rows] & (stage <= Stage.GROWTH)
         premium += np.where(insured, p.rd_premium_rate * pop.column("rd")[rows], 0.0)
-        failed = insured & (stage <= Stage.EARLY) & (model.rng.random(len(rows)) < p.rd_failure_quarterly)
+        failed = insured & (stage <= Stage.EARLY) & (model.uniform("claims", rows) < p.rd_failure_quarterly)
         claims += np.where(failed, p.rd_coverage * 4.0 * pop.column("rd")[rows], 0.0)
     if p.patent_enabled:
         insured = pop.column("patent_insured")[rows]
         patents = np.where(insured, pop.column("patents")[rows], 0.0)
         premium += patents * p.patent_premium_rmb / 4.0
         rate = model.params.ip.patent_insurance_claim_rate_quarterly * (1.0 - model.params.ip.protection)
-        claims += model.rng.poisson(patents * rate) * p.patent_claim_rmb
+        claims += model.streams["claims"].poisson(patents * rate) * p.patent_claim_rmb
     firm_part = premium * (1.0 - p.premium_subsidy)
     gov_part = premium * p.premium_subsidy
     paid = ledger.firms_pay(rows, firm_part, model.insurer_account, "insurance_premium")

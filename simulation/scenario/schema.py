@@ -105,9 +105,9 @@ class FirmSettings(Section):
     initial_stage_shares: list[float] = Field([0.25, 0.30, 0.30, 0.15], description="Share of initial firms in seed/early/growth/mature (D; ~50 % under 5 years, §5.3).")
     quality_sigma: float = Field(1.0, gt=0.0, le=3.0, description="Dispersion of latent technology quality (standard normal scaled; D).")
     rd_to_revenue: float = Field(0.06, ge=0.0, le=1.0, description="R&D / revenue of revenue-earning firms (§9.1: median ~6 %, range 3-15 %).")
-    seed_rd_quarterly_rmb: float = Field(0.6e6, ge=0.0, description="Quarterly R&D budget of a seed-stage firm (D; range 0.3-1.5 m).")
+    seed_rd_quarterly_rmb: float = Field(0.4e6, ge=0.0, description="Quarterly R&D budget of a seed-stage firm (D; range 0.3-1.5 m).")
     opex_quarterly_rmb: list[float] = Field(
-        [0.3e6, 1.2e6, 4.5e6, 12.0e6],
+        [0.2e6, 1.2e6, 4.5e6, 12.0e6],
         description="Non-R&D operating cost per quarter by stage seed/early/growth/mature (production, market promotion; D).",
     )
     revenue_quarterly_rmb: list[float] = Field(
@@ -120,7 +120,7 @@ class FirmSettings(Section):
         [0.2e6, 1.5e6, 12.0e6, 45.0e6],
         description="Median tangible (pledgeable) assets by stage: asset-light firms have little collateral (D).",
     )
-    founder_cash_rmb: float = Field(2.0e6, ge=0.0, description="Founders' cash of an entering firm (D; range 0.5-5 m).")
+    founder_cash_rmb: float = Field(5.0e6, ge=0.0, description="Founders' cash of an entering firm (D; range 0.5-5 m).")
     stage_up_quarterly: list[float] = Field(
         [0.055, 0.045, 0.03],
         description="Base quarterly probability seed→early (breakthrough), early→growth (product-market fit), growth→mature (scaled; D, 4-7 years to mature, §5.3).",
@@ -132,7 +132,7 @@ class FirmSettings(Section):
     )
     hazard_multiplier: float = Field(1.5, ge=0.5, le=4.0, description="Tech-startup multiplier on the hazard (§9.1, D assumption; range 1.0-3.0).")
     hazard_quality_beta: float = Field(1.3, ge=0.0, le=3.0, description="Log-hazard slope on latent quality (D): better firms fail less.")
-    distress_hazard_factor: float = Field(3.0, ge=1.0, le=20.0, description="Hazard multiplier for firms with negative cash after financing (D).")
+    distress_hazard_factor: float = Field(2.0, ge=1.0, le=20.0, description="Hazard multiplier for firms with negative cash after financing (D).")
     runway_quarters: float = Field(4.0, gt=0.0, le=20.0, description="Firms whose cash covers fewer quarters of burn apply for funding (D).")
     funding_need_quarters: float = Field(6.0, gt=0.0, le=20.0, description="A funding request covers this many quarters of net burn (D).")
     max_loan_rate_by_stage: list[float] = Field(
@@ -223,7 +223,7 @@ class LinkageSettings(Section):
     enabled: bool = Field(True, description="Banks offer loans plus equity/warrants to growth firms.")
     warrant_share: Share = Field(0.05, description="Equity share the bank's investment arm takes per linkage loan (D; 0-20 %).")
     pd_relief: Share = Field(0.35, description="Share of expected loss banks forgo on linkage loans thanks to equity upside (D).")
-    equity_per_loan: Share = Field(0.25, description="Equity invested by the investment arm per yuan of linkage loan (D).")
+    equity_per_loan: Share = Field(0.10, description="Equity invested by the investment arm per yuan of linkage loan (D).")
 
 
 class SupplyChainSettings(Section):
