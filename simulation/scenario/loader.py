@@ -134,8 +134,7 @@ def describe_error(error: ValidationError, source: str) -> str:
     if kind == "extra_forbidden":
         return f"{source}: {key}: unknown key; {_suggest(loc)}"
     message = first["msg"]
-    if message.startswith("Value error, "):
-        message = message[len("Value error, ") :]
+    message = message.removeprefix("Value error, ")
     given = first.get("input")
     given_text = "" if isinstance(given, dict) or given is None else f" (got {given!r})"
     more = len(error.errors()) - 1
@@ -249,9 +248,7 @@ def _dump_table(table: dict[str, Any], prefix: tuple[str, ...]) -> str:
     for key, value in table.items():
         if value is None and key == "extends":
             continue
-        if isinstance(value, dict) and key != "set":
-            nested.append((key, value))
-        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        if isinstance(value, dict) and key != "set" or isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             nested.append((key, value))
         else:
             lines.append(f"{key} = {_format_value(value)}")
