@@ -49,6 +49,7 @@ def create_firms(model: "InnovationEconomy", region: np.ndarray, stage: np.ndarr
         tangible=tangible,
         anchor=-1,
         post_money=0.0,
+        last_round_q=-100,
     )
     model.create_firm_agents(rows)
     return rows

@@ -37,7 +37,7 @@ from simulation.scenario.loader import load_scenario, with_changes
 from simulation.scenario.schema import Scenario, quarter_label, quarter_offset
 
 STREAMS = ("init", "entry", "operate", "patents", "stages", "projects", "supply_chain", "demand", "subsidy", "vc", "vc_size",
-           "banks", "screening", "order", "hazard", "exits", "exit_values", "insurance", "claims")
+           "banks", "screening", "order", "hazard", "exits", "exit_values", "insurance", "claims", "rollover")
 REGION_PARAMS = ("research_productivity", "rd_intensity", "transformation_capacity", "supply_chain_density", "vc_share", "export_demand")
 
 
@@ -171,11 +171,15 @@ class InnovationEconomy(mesa.Model):
         size = np.array([0.15, 0.5, 1.3, 2.6])[st] * np.exp(rng.normal(0.0, 0.9, len(borrower)) + 0.6 * pop.column("size")[borrower])
         represented = len(rows) * self.scale
         total = p.banks.initial_tech_loans_rmb * represented / p.firms.population_real
-        amount = size / size.sum() * total / self.scale
         region = pop.column("region")[borrower]
         bank = self.pick_banks(region, ignore_capacity=True)
         ok = bank >= 0
-        borrower, amount, bank = borrower[ok], amount[ok], bank[ok]
+        borrower, size, bank = borrower[ok], size[ok], bank[ok]
+        # book sizes so that each bank's share of the initial book equals its market share (§2.3)
+        shares = np.array([b.market_share for b in self.banks])
+        per_bank = np.bincount(bank, weights=size, minlength=len(self.banks))
+        target = shares / shares.sum() * total / self.scale
+        amount = size * np.divide(target, per_bank, out=np.zeros_like(target), where=per_bank > 0)[bank]
         st = pop.column("stage")[borrower]
         channel = np.where(st >= Stage.GROWTH, credit.COLLATERAL, credit.CREDIT)
         channel = np.where(pop.column("patents")[borrower] > 3, np.where(rng.random(len(borrower)) < 0.3, credit.IP_PLEDGE, channel), channel)
@@ -397,7 +401,10 @@ class InnovationEconomy(mesa.Model):
         project = pop.column("project")[alive]
         revenue = pop.column("revenue")[alive]
         working_capital = (revenue > 0) & (pop.column("debt")[alive] <= 1.0) & (self.uniform("demand", alive) < p.working_capital_demand_quarterly)
-        applies = (runway < p.runway_quarters) | project | working_capital
+        stage = pop.column("stage")[alive]
+        follow_on = pop.column("vc_backed")[alive] & (stage >= Stage.EARLY) & (stage <= Stage.GROWTH) & (
+            self.quarter_index - pop.column("last_round_q")[alive] >= self.params.vc.follow_on_quarters)
+        applies = (runway < p.runway_quarters) | project | working_capital | follow_on
         rows = alive[applies]
         need = np.maximum(outflow[applies] * p.funding_need_quarters - cash[applies], 0.0)
         need = np.where(project[applies], need + 1.0 * revenue[applies], need)
@@ -413,7 +420,10 @@ class InnovationEconomy(mesa.Model):
         self.acc.add_money("financing_gap_rmb", rows[early], remaining[early])
         self.acc.add_money("early_need_rmb", rows[early], need[early])
         self.acc.add("applicants", rows, 1.0)
-        pop.column("distress")[alive] = pop.column("cash")[alive] < 0
+        negative = pop.column("cash")[alive] < 0
+        pop.column("distress")[alive] = negative
+        insolvent = pop.column("insolvent_q")
+        insolvent[alive] = np.where(negative, insolvent[alive] + 1, 0)
 
     def _rd_subsidies(self, rows: np.ndarray) -> np.ndarray:
         """Regional governments grant a share of R&D to seed/early applicants they rank best."""
@@ -454,7 +464,8 @@ class InnovationEconomy(mesa.Model):
         alive = alive[pop.column("alive")[alive]]
         hazard = lifecycle.failure_hazard(self, alive)
         failing = alive[self.uniform("hazard", alive) < hazard]
-        failing = np.union1d(failing, defaulted)
+        unpaid = alive[pop.column("insolvent_q")[alive] >= self.params.firms.insolvency_quarters]
+        failing = np.union1d(np.union1d(failing, defaulted), unpaid)
         ages = np.minimum(pop.age_years(alive, self.quarter_index), 15)
         self.age_at_risk += np.bincount(ages, minlength=16) * 0.25 * self.scale
         self.age_failures += np.bincount(np.minimum(pop.age_years(failing, self.quarter_index), 15), minlength=16) * self.scale
@@ -477,6 +488,11 @@ class InnovationEconomy(mesa.Model):
             ledger.transfer(bank.account, self.households, deposit_interest, "deposit_interest")
             ledger.transfer(bank.account, self.households, operating, "bank_operating_costs")
             bank.equity_rmb -= deposit_interest + operating
+            exposure = bank.loans_rmb + bank.stakes_cost_rmb
+            shortfall = p.capital_top_up_ratio * exposure - bank.equity_rmb
+            if shortfall > 0:
+                ledger.transfer(self.households, bank.account, shortfall, "capital_injection")
+                bank.equity_rmb += shortfall
             cash = float(ledger.balance[bank.account])
             target = 0.02 * bank.loans_rmb
             if cash < target:

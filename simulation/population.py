@@ -29,12 +29,14 @@ FIRM_COLUMNS: dict[str, type] = {
     "anchor_covered": np.bool_,  # banks accept receivables on this anchor
     "post_money": np.float64,  # valuation at last round (RMB)
     "rounds": np.int16,
+    "last_round_q": np.int32,  # quarter of the last equity round
     "vc_backed": np.bool_,
     "equity_raised": np.float64,
     "ever_borrowed": np.bool_,
     "rd_insured": np.bool_,
     "patent_insured": np.bool_,
     "distress": np.bool_,
+    "insolvent_q": np.int8,  # consecutive quarters with negative cash (unpaid bills)
     "arrears_q": np.int8,  # consecutive quarters with unpaid debt service
     "project": np.bool_,  # has an investment project this quarter
 }

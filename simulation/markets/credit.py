@@ -78,9 +78,10 @@ def noise_sd(model: "InnovationEconomy", industry_research: np.ndarray) -> np.nd
 def estimated_pd(model: "InnovationEconomy", rows: np.ndarray, sd: np.ndarray) -> np.ndarray:
     """The bank's annual PD estimate: stage prior blended with a technology-flow signal.
 
-    A signal s = q + ε (ε ~ N(0, sd²)) gives the posterior mean q̂ = s·σ²/(σ²+sd²);
-    the technology-flow estimate is prior·exp(−β q̂ − β²σ²/2); the blend is geometric
-    with weight ``credit.tech_flow_weight``.
+    A signal s = q + ε (ε ~ N(0, sd²)) gives the posterior mean q̂ = s·σ²/(σ²+sd²) and
+    posterior sd v = σ·sd/√(σ²+sd²). The bank judges the firm at the cautious value
+    q̂ − a·v (a = ``credit.uncertainty_aversion``): what it cannot verify counts against
+    the firm. The estimate is prior·exp(−w·β·(q̂ − a·v)) with w = ``credit.tech_flow_weight``.
     """
     params = model.params
     pop = model.population
@@ -89,10 +90,10 @@ def estimated_pd(model: "InnovationEconomy", rows: np.ndarray, sd: np.ndarray) -
     q = pop.column("quality")[rows]
     signal = q + model.normal("screening", rows) * sd
     q_hat = signal * sigma**2 / (sigma**2 + sd**2)
+    posterior_sd = sigma * sd / np.sqrt(sigma**2 + sd**2)
+    cautious = q_hat - params.credit.uncertainty_aversion * posterior_sd
     prior = np.asarray(params.banks.pd_prior_annual)[pop.column("stage")[rows]]
-    tech = prior * np.exp(-beta * q_hat)
-    w = params.credit.tech_flow_weight
-    return np.exp(w * np.log(tech) + (1 - w) * np.log(prior))
+    return prior * np.exp(-params.credit.tech_flow_weight * beta * cautious)
 
 
 def lend(model: "InnovationEconomy", rows: np.ndarray, need: np.ndarray) -> np.ndarray:
@@ -124,6 +125,12 @@ def lend(model: "InnovationEconomy", rows: np.ndarray, need: np.ndarray) -> np.n
     w = params.credit.tech_flow_weight
 
     tangible = pop.column("tangible")[rows]
+    # debt capacity: revenue-based limit plus pledgeable assets, less existing debt
+    ip_value_all = pop.column("patents")[rows] * params.ip.value_per_patent_rmb * (params.ip.protection / 0.6)
+    capacity = (bp.max_debt_to_revenue * 4.0 * pop.column("revenue")[rows] + bp.collateral_haircut * tangible
+                + params.ip.pledge_ltv * ip_value_all + 4.0 * pop.column("receivable")[rows] - pop.column("debt")[rows])
+    requested = need
+    need = np.minimum(need, np.maximum(capacity, 0.0))
     amount[:, COLLATERAL] = np.minimum(need, bp.collateral_haircut * tangible)
     lgd[:, COLLATERAL] = bp.lgd_collateral
 
@@ -156,9 +163,11 @@ def lend(model: "InnovationEconomy", rows: np.ndarray, need: np.ndarray) -> np.n
     lk = params.linkage
     if lk.enabled:
         eligible = (stage == Stage.GROWTH) | ((stage == Stage.EARLY) & pop.column("vc_backed")[rows])
-        amount[:, LINKAGE] = np.where(eligible, need, 0.0)
+        # venture-debt style: the equity stake lets the bank lend against part of the valuation
+        valuation_room = np.maximum(capacity, 0.0) + lk.valuation_ltv * pop.column("post_money")[rows]
+        amount[:, LINKAGE] = np.where(eligible, np.minimum(requested, valuation_room), 0.0)
         lgd[:, LINKAGE] = bp.lgd_unsecured * (1.0 - lk.pd_relief)
-        appetite[:, LINKAGE] = 1.0 + 0.5 * w  # equity upside lets banks take more risk
+        appetite[:, LINKAGE] = 0.8 + 0.4 * w  # equity upside lets banks take more risk
 
     g = params.guarantee
     if g.enabled:
@@ -320,7 +329,9 @@ def service(model: "InnovationEconomy") -> np.ndarray:
     # then principal of maturing loans; renewal without repayment for firms current on interest
     firm_principal = np.bincount(firm, weights=principal, minlength=pop.n)
     principal_ratio = np.where(firm_principal > 0, np.minimum(1.0, cash_left / np.maximum(firm_principal, 1e-9)), 1.0)[firm]
-    renew = maturing & (principal_ratio < 1.0) & (carry_ratio >= 1.0) & params.banks.renewal_without_repayment
+    current = carry_ratio >= 1.0
+    rollover = maturing & current & (model.uniform("rollover", firm) < params.banks.rollover_probability)
+    renew = rollover | (maturing & (principal_ratio < 1.0) & current & params.banks.renewal_without_repayment)
     principal = np.where(renew, 0.0, principal)
     book.column("start_q")[live[renew]] = q + 1
     ratio = np.where(principal > 0, np.minimum(carry_ratio, principal_ratio), carry_ratio)
@@ -353,7 +364,7 @@ def service(model: "InnovationEconomy") -> np.ndarray:
     arrears[owing & ~firm_short] = 0
     done = book.column("outstanding")[live] <= 1e-6
     book.column("open")[live[done]] = False
-    return np.flatnonzero(owing & (arrears >= 2) & pop.column("alive"))
+    return np.flatnonzero(owing & (arrears >= params.banks.default_after_quarters) & pop.column("alive"))
 
 
 def default_firms(model: "InnovationEconomy", firms: np.ndarray) -> None:

@@ -48,7 +48,7 @@ class EquityMarket:
         for r, name in enumerate(model.region_names):
             share = model.region_param("vc_share")[r]
             for k in range(vc.funds_per_region):
-                self.raise_fund(f"{name} VC fund {k + 1}", FundKind.MARKET, r, 2.0 * vc.fundraising_annual_rmb * share / vc.funds_per_region,
+                self.raise_fund(f"{name} VC fund {k + 1}", FundKind.MARKET, r, 2.5 * vc.fundraising_annual_rmb * share / vc.funds_per_region,
                                 vc.fund_life_years, 5.0, model.households, vintage=-int(model.streams["init"].integers(0, 8)))
         centers = [r for r, name in enumerate(model.region_names) if p.regions[name].is_center]
         for r in centers:
@@ -154,28 +154,30 @@ class EquityMarket:
             k = int(round_idx[i])
             amount = size[i]
             early = k <= 1
-            g_amount = min(amount * g.coinvest_share, g.max_deal_rmb)
-            market = [f for f in funds if f.kind == FundKind.MARKET and budgets[f.index][k] >= amount * scale * 0.5]
-            guidance = [f for f in funds if f.kind != FundKind.MARKET and budgets[f.index][k] >= g_amount * scale]
-            participants: list[tuple[VentureFund, float]] = []
-            if signal[i] >= vc.min_signal and market:
-                lead = max(market, key=lambda f: budgets[f.index][k])
-                if guidance:
-                    gf = max(guidance, key=lambda f: budgets[f.index][k])
-                    participants = [(lead, amount - g_amount), (gf, g_amount)]
-                else:
-                    participants = [(lead, amount)]
-            elif guidance and early:
-                gf = max(guidance, key=lambda f: budgets[f.index][k])
-                participants = [(gf, min(amount, g.max_deal_rmb))]
-            if not participants:
+            market = [f for f in funds if f.kind == FundKind.MARKET and budgets[f.index][k] > 0]
+            guidance = [f for f in funds if f.kind != FundKind.MARKET and budgets[f.index][k] > 0]
+            market_room = sum(budgets[f.index][k] for f in market) / scale
+            guidance_room = sum(budgets[f.index][k] for f in guidance) / scale
+            g_amount = min(amount * g.coinvest_share, g.max_deal_rmb, guidance_room)
+            if signal[i] >= vc.min_signal and market_room >= 0.5 * (amount - g_amount):
+                plan = [(market, min(amount - g_amount, market_room)), (guidance, g_amount)]
+            elif early and signal[i] >= floor and guidance_room >= 0.5 * min(amount, g.max_deal_rmb):
+                plan = [(guidance, min(amount, g.max_deal_rmb, guidance_room))]
+            else:
                 continue
             total = 0.0
-            for fund, amt in participants:
-                amt = min(amt, budgets[fund.index][k] / scale)
-                budgets[fund.index][k] -= amt * scale
-                total += amt
-                deals.append((fund, int(cand[i]), amt, pre[i], k))
+            for group, wanted in plan:
+                # syndicate: the funds with most room for this stage take the round in turn
+                for fund in sorted(group, key=lambda f: -budgets[f.index][k]):
+                    if wanted <= 1e-9:
+                        break
+                    amt = min(wanted, budgets[fund.index][k] / scale)
+                    if amt <= 0:
+                        continue
+                    budgets[fund.index][k] -= amt * scale
+                    wanted -= amt
+                    total += amt
+                    deals.append((fund, int(cand[i]), amt, pre[i], k))
             raised[eligible[i]] = total
         self._book_deals(deals, pre_by_firm={int(cand[i]): pre[i] for i in range(len(cand))})
         return raised
@@ -214,6 +216,7 @@ class EquityMarket:
                            share=np.array(shares), cost=np.array(costs), open=True)
         pop.column("post_money")[firms] = post
         pop.column("rounds")[firms] += 1
+        pop.column("last_round_q")[firms] = model.quarter_index
         pop.column("vc_backed")[firms] = True
         pop.column("equity_raised")[firms] += totals
         model.acc.add("vc_deals", firms, 1.0)

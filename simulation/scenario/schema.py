@@ -133,13 +133,14 @@ class FirmSettings(Section):
     hazard_multiplier: float = Field(1.5, ge=0.5, le=4.0, description="Tech-startup multiplier on the hazard (§9.1, D assumption; range 1.0-3.0).")
     hazard_quality_beta: float = Field(1.3, ge=0.0, le=3.0, description="Log-hazard slope on latent quality (D): better firms fail less.")
     distress_hazard_factor: float = Field(2.0, ge=1.0, le=20.0, description="Hazard multiplier for firms with negative cash after financing (D).")
+    insolvency_quarters: int = Field(3, ge=1, le=12, description="A firm with negative cash (unpaid bills) for this many quarters in a row fails (D).")
     runway_quarters: float = Field(4.0, gt=0.0, le=20.0, description="Firms whose cash covers fewer quarters of burn apply for funding (D).")
     funding_need_quarters: float = Field(6.0, gt=0.0, le=20.0, description="A funding request covers this many quarters of net burn (D).")
     max_loan_rate_by_stage: list[float] = Field(
         [0.045, 0.06, 0.08, 0.09],
         description="Highest effective annual loan rate a firm accepts, by stage (affordability; D).",
     )
-    working_capital_demand_quarterly: Share = Field(0.12, description="Probability per quarter that a firm with revenue but no loan seeks a working-capital line (D).")
+    working_capital_demand_quarterly: Share = Field(0.05, description="Probability per quarter that a firm with revenue but no loan seeks a working-capital line (D).")
     working_capital_quarters: float = Field(1.0, gt=0.0, le=8.0, description="Size of a working-capital request in quarters of revenue (D).")
     anchor_share_of_mature: Share = Field(0.35, description="Share of mature firms acting as supply-chain anchors (D).")
     receivable_quarters: float = Field(1.0, ge=0.0, le=4.0, description="Receivables of a supplier as quarters of its revenue sold to its anchor (D).")
@@ -179,8 +180,10 @@ class BankSettings(Section):
     base_rate: RateAnnual = Field(0.030, description="1-year LPR (§9.2: 3.0 %, verify; range 2.5-3.45 %).")
     funding_cost: RateAnnual = Field(0.016, description="Marginal funding cost of term lending (D: above the 1.23 % average deposit cost of §2.4, B; range 1.1-1.8 %).")
     operating_cost: RateAnnual = Field(0.006, description="Operating cost of an SME loan, per year of principal (D).")
+    max_debt_to_revenue: float = Field(0.8, ge=0.0, le=10.0, description="Banks cap a firm's total unsecured debt at this multiple of annual revenue, on top of pledgeable collateral, IP and receivables (D; range 0.5-2).")
     capital_ratio_min: Share = Field(0.105, description="Minimum capital / risk-weighted tech loans (Basel III with buffers; A).")
     capital_ratio_initial: Share = Field(0.14, description="Initial capital / tech loans (D; large banks ~14-18 %).")
+    capital_top_up_ratio: Share = Field(0.13, description="Parent banks inject capital to keep the tech book's capital ratio at least here (tech loans are a small part of their balance sheets; 0 = never; D).")
     capital_charge: RateAnnual = Field(0.006, description="Cost of capital added to the loan rate (D).")
     max_expected_loss: RateAnnual = Field(0.035, description="Highest expected annual loss rate (PD × LGD after risk sharing) a bank accepts (D).")
     max_pd: Share = Field(0.10, description="Highest estimated annual PD a bank lends at, whatever the collateral (D; range 0.04-0.15).")
@@ -188,6 +191,8 @@ class BankSettings(Section):
     lgd_collateral: Share = Field(0.35, description="LGD, collateralised loan (§9.2, D; 20-50 %).")
     collateral_haircut: Share = Field(0.5, description="Collateral value counted per yuan of tangible assets (D).")
     loan_term_quarters: int = Field(4, ge=2, le=40, description="Term of new loans; interest quarterly, principal at maturity (1-year SME loans; relending requires ≥ 6 months, §1, A).")
+    rollover_probability: Share = Field(0.6, description="Probability that a performing loan is rolled over at maturity (the firm keeps its credit line; D, range 0.5-0.9).")
+    default_after_quarters: int = Field(3, ge=1, le=12, description="Quarters in arrears after which a loan defaults and the firm fails (D; NPL from the first quarter overdue).")
     renewal_without_repayment: bool = Field(True, description="Loans of firms that pay their interest are renewed at maturity without repaying principal (无还本续贷; lever).")
     initial_npl_ratio: Share = Field(0.015, description="NPL ratio at the start (§2.4, A: 1.50 % system).")
     pd_prior_annual: list[float] = Field([0.10, 0.06, 0.05, 0.03], description="Bank's prior annual PD by stage before firm-specific signals (D).")
@@ -197,11 +202,12 @@ class BankSettings(Section):
 class CreditAssessment(Section):
     """How banks assess credit (levers from the source: 'optimize credit assessment')."""
 
-    tech_flow_weight: Share = Field(0.3, description="0 = collateral and guarantees only; 1 = technology flow (IP, R&D) only (D; lever).")
+    tech_flow_weight: Share = Field(0.5, description="0 = collateral and guarantees only; 1 = technology flow (IP, R&D) only (D; lever).")
     screening_noise: float = Field(1.0, ge=0.0, le=5.0, description="Sd of the bank's signal of latent quality, before data and AI (D).")
     data_sharing: Share = Field(0.2, description="Data shared with governments, parks, research institutions (0-1): cuts noise.")
     ai_assessment: Share = Field(0.2, description="Big-data / AI credit assessment adoption (0-1): cuts noise.")
-    noise_cut_data_sharing: Share = Field(0.45, description="Largest noise reduction from full data sharing (D).")
+    uncertainty_aversion: float = Field(1.0, ge=0.0, le=3.0, description="Banks judge a firm at its posterior mean quality minus this many posterior sds: the less they know, the more cautious (D).")
+    noise_cut_data_sharing: Share = Field(0.6, description="Largest noise reduction from full data sharing (D).")
     noise_cut_ai: Share = Field(0.35, description="Largest noise reduction from full AI assessment (D).")
     noise_cut_research: Share = Field(0.3, description="Largest noise reduction from full industry research capability (D).")
 
@@ -223,6 +229,7 @@ class LinkageSettings(Section):
     enabled: bool = Field(True, description="Banks offer loans plus equity/warrants to growth firms.")
     warrant_share: Share = Field(0.05, description="Equity share the bank's investment arm takes per linkage loan (D; 0-20 %).")
     pd_relief: Share = Field(0.35, description="Share of expected loss banks forgo on linkage loans thanks to equity upside (D).")
+    valuation_ltv: Share = Field(0.05, description="Extra debt capacity of linkage loans as a share of the firm's last valuation (venture-debt practice; D, 0-0.3).")
     equity_per_loan: Share = Field(0.10, description="Equity invested by the investment arm per yuan of linkage loan (D).")
 
 
@@ -316,6 +323,7 @@ class VentureSettings(Section):
     deal_size_rmb: list[float] = Field([15e6, 40e6, 100e6, 250e6], description="Deal size seed/A/B/C+ (§4.1, D: 42 % first-round deals with ~9 % of 0.55 trn ≈ 15 m; ×0.5-×2).")
     pre_money_multiple: list[float] = Field([3.0, 4.0, 4.5, 5.0], description="Pre-money valuation / deal size by stage (D).")
     stage_mix: list[float] = Field([0.10, 0.35, 0.35, 0.20], description="Share of a market fund's quarterly budget for seed/A/B/C+ rounds (§4.1, C: seed ≈ 9 % of capital).")
+    follow_on_quarters: int = Field(6, ge=1, le=40, description="VC-backed early/growth firms seek a follow-on round this many quarters after the last (D; 18-24 months between rounds).")
     screening_noise: float = Field(0.8, ge=0.0, le=5.0, description="Sd of a VC's signal of latent quality (D).")
     min_signal: float = Field(0.4, ge=-3.0, le=3.0, description="Lowest signal (quality z-score) a fund invests in (D).")
     fundraising_shock: float = Field(0.0, ge=-0.9, le=2.0, description="Proportional change in fundraising (§10: −45 % … +30 %).")
@@ -323,8 +331,8 @@ class VentureSettings(Section):
     ma_market: float = Field(1.0, ge=0.0, le=3.0, description="M&A exit probability multiplier (D).")
     ipo_rate_quarterly: Share = Field(0.0003, description="Base IPO probability per quarter of a VC-backed growth/mature firm (D; ~90 STAR listings/yr).")
     ma_rate_quarterly: Share = Field(0.0015, description="Base acquisition probability per quarter of a growth/mature firm (D).")
-    ipo_valuation_multiple: float = Field(6.0, gt=0.0, le=50.0, description="Median IPO valuation / last post-money (D; gives ≈3.5× book multiples, §4.4).")
-    exit_value_sigma: float = Field(1.1, gt=0.0, le=3.0, description="Log-sd of exit values (heavy-tailed outcomes; D).")
+    ipo_valuation_multiple: float = Field(3.0, gt=0.0, le=50.0, description="Median IPO valuation / last post-money (D; gives ≈3.5× book multiples, §4.4).")
+    exit_value_sigma: float = Field(1.0, gt=0.0, le=3.0, description="Log-sd of exit values (heavy-tailed outcomes; D).")
     ma_valuation_multiple: float = Field(1.6, gt=0.0, le=20.0, description="Median M&A price / last post-money (D).")
     management_fee: Share = Field(0.02, description="Annual management fee on commitments (D).")
 
@@ -367,7 +375,7 @@ class ScheduledChange(Section):
 def _default_regions() -> dict[str, RegionProfile]:
     return {
         "BTH": RegionProfile(
-            firm_share=0.23, research_productivity=1.1, rd_intensity=1.23, transformation_capacity=0.80,
+            firm_share=0.23, research_productivity=1.2, rd_intensity=1.23, transformation_capacity=0.80,
             supply_chain_density=0.25, vc_share=0.25, export_demand=0.9,
         ),
         "YRD": RegionProfile(
@@ -375,7 +383,7 @@ def _default_regions() -> dict[str, RegionProfile]:
             supply_chain_density=0.40, vc_share=0.45, export_demand=1.0,
         ),
         "GBA": RegionProfile(
-            firm_share=0.26, research_productivity=0.95, rd_intensity=1.0, transformation_capacity=1.3,
+            firm_share=0.26, research_productivity=0.9, rd_intensity=1.0, transformation_capacity=1.3,
             supply_chain_density=0.35, vc_share=0.30, export_demand=1.25,
         ),
     }
