@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from simulation.scenario.fields import allowed_values, field_at
 from simulation.scenario.schema import Scenario
 
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
@@ -44,9 +45,11 @@ def resolve_path(name_or_path: str | Path, relative_to: Path | None = None) -> P
     for path in search:
         if path.is_file():
             return path.resolve()
-    known = ", ".join(shipped_scenarios()) or "none"
+    shipped = list(shipped_scenarios())
+    close = difflib.get_close_matches(candidate.stem, shipped, n=1, cutoff=0.6)
+    hint = f"did you mean '{close[0]}'? " if close else ""
     where = f"{relative_to}: extends" if relative_to else str(name_or_path)
-    raise ScenarioError(f"{where}: scenario file {str(name_or_path)!r} not found (shipped scenarios: {known})")
+    raise ScenarioError(f"{where}: scenario file {str(name_or_path)!r} not found; {hint}shipped scenarios: {', '.join(shipped) or 'none'}")
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -86,7 +89,10 @@ def read_chain(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     merged = deep_merge(parent, {k: v for k, v in data.items() if k != "schedule"})
     if schedule:
         merged["schedule"] = schedule
-    merged.pop("question", None) if "question" not in data else None
+    if "question" not in data:
+        merged.pop("question", None)
+    if "name" not in data:
+        merged["name"] = path.stem  # a child scenario is named after its file unless it says otherwise
     return merged
 
 
@@ -125,21 +131,35 @@ def _suggest(loc: tuple[Any, ...]) -> str:
     return f"{hint}allowed keys: {', '.join(options)}"
 
 
+def dotted_key(loc: tuple[Any, ...]) -> str:
+    """``("schedule", 0, "quarter")`` → ``"schedule[0].quarter"``."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
 def describe_error(error: ValidationError, source: str) -> str:
     """One line naming the source, the key and what is allowed."""
     first = error.errors()[0]
     loc = tuple(first["loc"])
-    key = ".".join(str(part) for part in loc) or "(top level)"
+    key = dotted_key(loc)
     kind = first["type"]
     if kind == "extra_forbidden":
         return f"{source}: {key}: unknown key; {_suggest(loc)}"
-    message = first["msg"]
-    message = message.removeprefix("Value error, ")
+    message = first["msg"].removeprefix("Value error, ")
     given = first.get("input")
-    given_text = "" if isinstance(given, dict) or given is None else f" (got {given!r})"
+    notes = []
+    if not (isinstance(given, dict) or given is None) and repr(given) not in message:
+        notes.append(f"got {given!r}")
+    info = field_at(Scenario, loc)
+    allowed = allowed_values(info) if info is not None else ""
+    if allowed and kind != "literal_error":
+        notes.append(f"allowed: {allowed}")
     more = len(error.errors()) - 1
     tail = f"; and {more} more problem(s)" if more else ""
-    return f"{source}: {key}: {message}{given_text}{tail}"
+    note_text = f" ({'; '.join(notes)})" if notes else ""
+    return f"{source}: {key}: {message}{note_text}{tail}"
 
 
 def parse_value(text: str) -> Any:
@@ -205,11 +225,14 @@ def load_scenario(
         path = resolve_path(scenario)
         data, source = read_chain(path), str(path)
         data.pop("extends", None)
-    for key, value in (overrides or {}).items():
+    if not overrides:
+        return validate_mapping(data, source)
+    validate_mapping(data, source)  # problems of the file itself name the file ...
+    for key, value in overrides.items():
         if isinstance(value, str):
             value = parse_value(value)
         set_dotted(data, key, value, "override")
-    return validate_mapping(data, source if not overrides else f"{source} (with overrides)")
+    return validate_mapping(data, "override")  # ... problems of an override name the override
 
 
 def with_changes(scenario: Scenario, changes: dict[str, Any]) -> Scenario:

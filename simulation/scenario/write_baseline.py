@@ -18,10 +18,10 @@ import textwrap
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
-import annotated_types
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from simulation.scenario.fields import allowed_values
 from simulation.scenario.loader import SCENARIO_DIR, _format_value
 from simulation.scenario.schema import Scenario
 
@@ -51,53 +51,6 @@ HEADER = """\
 """
 
 
-def _constraint_text(info: FieldInfo) -> str:
-    """The allowed values of a field from its pydantic constraints, e.g. "0 <= x <= 1"."""
-    low = high = None
-    low_op = high_op = "<="
-    for item in _all_metadata(info):
-        if isinstance(item, annotated_types.Ge):
-            low = item.ge
-        elif isinstance(item, annotated_types.Gt):
-            low, low_op = item.gt, "<"
-        elif isinstance(item, annotated_types.Le):
-            high = item.le
-        elif isinstance(item, annotated_types.Lt):
-            high, high_op = item.lt, "<"
-    literals = _literal_values(info.annotation)
-    if literals:
-        return "one of " + ", ".join(repr(v) for v in literals)
-    if low is not None and high is not None:
-        return f"{_short(low)} {low_op} x {high_op} {_short(high)}"
-    if low is not None:
-        return f"x {'>=' if low_op == '<=' else '>'} {_short(low)}"
-    if high is not None:
-        return f"x {'<=' if high_op == '<=' else '<'} {_short(high)}"
-    return ""
-
-
-def _all_metadata(info: FieldInfo) -> list[Any]:
-    """Constraints on the field itself and on the items of ``Annotated`` members of its type."""
-    found = list(info.metadata)
-    stack = [info.annotation]
-    while stack:
-        annotation = stack.pop()
-        found.extend(getattr(annotation, "__metadata__", ()))
-        stack.extend(get_args(annotation))
-    return [item for item in found if isinstance(item, annotated_types.BaseMetadata)]
-
-
-def _literal_values(annotation: Any) -> list[Any]:
-    """Values of a ``Literal[...]`` inside ``annotation`` (also inside ``list[Literal]``)."""
-    if getattr(get_origin(annotation), "__name__", "") == "Literal" or str(get_origin(annotation)) == "typing.Literal":
-        return list(get_args(annotation))
-    for arg in get_args(annotation):
-        found = _literal_values(arg)
-        if found:
-            return found
-    return []
-
-
 def _format(value: Any) -> str:
     """A TOML value; large amounts in short exact scientific notation (3.63e12, not 3630000000000.0)."""
     if isinstance(value, float) and abs(value) >= 1e5:
@@ -109,10 +62,6 @@ def _format(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_format(item) for item in value) + "]"
     return _format_value(value)
-
-
-def _short(number: float) -> str:
-    return f"{number:g}"
 
 
 def _unit(name: str, value: Any) -> str:
@@ -137,7 +86,7 @@ def _unit(name: str, value: Any) -> str:
 def _comment(name: str, info: FieldInfo, value: Any) -> list[str]:
     """Comment lines for one parameter: description, unit and allowed values."""
     unit = _unit(name, value)
-    allowed = _constraint_text(info)
+    allowed = allowed_values(info)
     tail = "; ".join(p for p in (f"unit: {unit}" if unit else "", f"allowed: {allowed}" if allowed else "") if p)
     lines = textwrap.wrap(info.description.strip(), WIDTH - 2, break_on_hyphens=False) if info.description else []
     if tail:
