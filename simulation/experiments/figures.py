@@ -1,0 +1,105 @@
+"""Figures of sweep results (matplotlib, object API: no global pyplot state, no display needed).
+
+Each function returns a :class:`matplotlib.figure.Figure`; :func:`save` writes it atomically as PNG.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from simulation.experiments.store import atomic_write_bytes
+
+MAX_FAN_POINTS = 6
+
+
+def save(figure: Figure, path: Path) -> Path:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    atomic_write_bytes(path, buffer.getvalue())
+    return path
+
+
+def sobol_bars(indices: pd.DataFrame, kpi: str) -> Figure:
+    """Tornado-style horizontal bars of first-order and total Sobol indices with confidence intervals (largest on top)."""
+    data = indices.sort_values("ST", ascending=True, na_position="first")
+    y = np.arange(len(data))
+    figure = Figure(figsize=(7, 1.2 + 0.45 * len(data)))
+    ax = figure.subplots()
+    ax.barh(y + 0.2, data["ST"], height=0.4, xerr=data["ST_conf"], label="total (ST)", color="#4c72b0", capsize=3)
+    ax.barh(y - 0.2, data["S1"], height=0.4, xerr=data["S1_conf"], label="first order (S1)", color="#dd8452", capsize=3)
+    ax.set_yticks(y, data["parameter"])
+    ax.axvline(0.0, color="black", linewidth=0.8)
+    ax.set_xlabel("share of output variance")
+    ax.set_title(f"Sobol indices of {kpi}")
+    ax.legend(loc="lower right")
+    return figure
+
+
+def morris_chart(indices: pd.DataFrame, kpi: str) -> Figure:
+    """Morris screening: mu* bars with confidence (left) and sigma against mu* (right)."""
+    data = indices.sort_values("mu_star", ascending=True)
+    figure = Figure(figsize=(11, 1.2 + 0.45 * len(data)))
+    bars, scatter = figure.subplots(1, 2)
+    y = np.arange(len(data))
+    bars.barh(y, data["mu_star"], xerr=data["mu_star_conf"], color="#4c72b0", capsize=3)
+    bars.set_yticks(y, data["parameter"])
+    bars.set_xlabel(f"mu* ({kpi} per full parameter range)")
+    bars.set_title(f"Morris mu* of {kpi}")
+    scatter.scatter(data["mu_star"], data["sigma"], color="#dd8452")
+    for _, row in data.iterrows():
+        scatter.annotate(row["parameter"], (row["mu_star"], row["sigma"]), fontsize=8, xytext=(3, 3), textcoords="offset points")
+    scatter.set_xlabel("mu* (importance)")
+    scatter.set_ylabel("sigma (interactions / non-linearity)")
+    return figure
+
+
+def kpi_scatter(runs: pd.DataFrame, parameters: list[str], kpi: str) -> Figure:
+    """``kpi`` against each parameter over successful runs, with a least-squares trend line."""
+    ok = runs[runs["status"] == "ok"]
+    cols = min(3, len(parameters))
+    rows = -(-len(parameters) // cols)
+    figure = Figure(figsize=(4.2 * cols, 3.4 * rows))
+    axes = np.atleast_1d(figure.subplots(rows, cols, squeeze=False)).ravel()
+    for ax, parameter in zip(axes, parameters):
+        x = ok[parameter].astype(float) if ok[parameter].dtype == bool else pd.to_numeric(ok[parameter], errors="coerce")
+        pair = pd.concat([x, ok[kpi]], axis=1).dropna()
+        ax.scatter(pair.iloc[:, 0], pair.iloc[:, 1], s=10, alpha=0.5, color="#4c72b0")
+        if len(pair) > 1 and pair.iloc[:, 0].nunique() > 1:
+            slope, intercept = np.polyfit(pair.iloc[:, 0], pair.iloc[:, 1], 1)
+            grid = np.linspace(pair.iloc[:, 0].min(), pair.iloc[:, 0].max(), 50)
+            ax.plot(grid, slope * grid + intercept, color="#c44e52", linewidth=1.5, label="linear trend")
+            ax.legend(loc="best", fontsize=8)
+        ax.set_xlabel(parameter)
+        ax.set_ylabel(kpi)
+    for ax in axes[len(parameters):]:
+        ax.set_visible(False)
+    figure.suptitle(f"{kpi} against each parameter")
+    return figure
+
+
+def fan_chart(series: pd.DataFrame, runs: pd.DataFrame, column: str, region: str = "ALL") -> Figure:
+    """Median and 10-90 % band of a quarterly column across seeds, per design point (or across all runs if one seed)."""
+    data = series[series["region"] == region][["run_id", "quarter", column]].merge(runs[["run_id", "point_id"]], on="run_id")
+    quarters = sorted(data["quarter"].unique())
+    position = {q: i for i, q in enumerate(quarters)}
+    data = data.assign(t=data["quarter"].map(position))
+    per_point = runs.groupby("point_id")["run_id"].count().max() > 1
+    groups = list(data.groupby("point_id"))[:MAX_FAN_POINTS] if per_point else [("all runs", data)]
+    figure = Figure(figsize=(8, 4.5))
+    ax = figure.subplots()
+    for index, (label, group) in enumerate(groups):
+        bands = group.groupby("t")[column].quantile([0.1, 0.5, 0.9]).unstack()
+        color = f"C{index}"
+        ax.fill_between(bands.index, bands[0.1], bands[0.9], alpha=0.2, color=color)
+        ax.plot(bands.index, bands[0.5], color=color, label=f"point {label}" if per_point else label)
+    step = max(1, len(quarters) // 8)
+    ax.set_xticks(range(0, len(quarters), step), quarters[::step], rotation=45)
+    ax.set_ylabel(column)
+    ax.set_title(f"{column} ({region}): median and 10-90 % across seeds")
+    ax.legend(loc="best", fontsize=8)
+    return figure

@@ -1,0 +1,155 @@
+"""Running sweeps: identical results on every executor, failures recorded, results folder, resume after kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from simulation.experiments import SweepError, load_sweep, sweep
+from simulation.experiments.commands import main as command
+
+SMALL = {"quarters": 4, "scale": 2000}
+GRID = {
+    "name": "tiny_grid", "design": "grid", "seeds": 2, "base_seed": 7, **SMALL,
+    "outputs": {"timeseries": True},
+    "parameters": {"relending.rate": {"values": [0.005, 0.02]}, "relending.quota_rmb": {"low": 0.6e12, "high": 1.8e12, "levels": 2}},
+}
+
+
+def comparable(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.drop(columns=["elapsed_s"], errors="ignore")
+
+
+@pytest.fixture(scope="module")
+def serial_grid() -> tuple[pd.DataFrame, pd.DataFrame]:
+    runs = sweep(GRID, executor="serial", out=None)
+    return runs, None
+
+
+def test_serial_sweep_has_one_row_per_run(serial_grid):
+    runs, _ = serial_grid
+    assert list(runs["run_id"]) == list(range(8))
+    assert (runs["point_id"] == runs["run_id"] // 2).all() and (runs["replicate"] == runs["run_id"] % 2).all()
+    assert (runs["status"] == "ok").all() and (runs["error"] == "").all()
+    assert runs.groupby("replicate")["seed"].nunique().eq(1).all() and runs["seed"].nunique() == 2
+    assert {"relending.rate", "relending.quota_rmb", "firms_alive", "relending_outstanding_rmb"} <= set(runs.columns)
+    # common random numbers: same seed, same lever values -> same result; another seed -> another result
+    assert runs.loc[0, "firms_alive"] != runs.loc[1, "firms_alive"]
+
+
+def test_process_pool_and_dask_cluster_give_identical_results(serial_grid, tmp_path):
+    from distributed import Client, LocalCluster
+
+    serial, _ = serial_grid
+    process = sweep(GRID, executor="process", workers=2, out=tmp_path / "process", flush_every=3)
+    pd.testing.assert_frame_equal(comparable(serial), comparable(process), check_exact=True)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, Client(cluster) as client:
+        dask = sweep(GRID, executor=client, out=tmp_path / "dask", flush_every=5)
+    pd.testing.assert_frame_equal(comparable(serial), comparable(dask), check_exact=True)
+    one_worker = sweep(GRID, executor="process", workers=1, out=None)
+    pd.testing.assert_frame_equal(comparable(serial), comparable(one_worker), check_exact=True)
+    series_process = load_sweep(tmp_path / "process", "timeseries")
+    series_dask = load_sweep(tmp_path / "dask", "timeseries")
+    assert len(series_process) > 0 and set(series_process["run_id"]) == set(range(8))
+    pd.testing.assert_frame_equal(series_process, series_dask, check_exact=True)
+
+
+def test_results_folder_has_parts_and_manifest(tmp_path):
+    out = tmp_path / "grid"
+    runs = sweep(GRID, executor="serial", out=out, flush_every=3)
+    parts = sorted(p.name for p in (out / "runs").iterdir())
+    assert parts == ["part-000000.parquet", "part-000001.parquet", "part-000002.parquet"]
+    assert sorted(p.name for p in (out / "timeseries").iterdir()) == parts
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["state"] == "complete" and manifest["status_counts"] == {"ok": 8, "failed": 0, "missing": 0}
+    assert manifest["spec"]["parameters"]["relending.rate"]["values"] == [0.005, 0.02]
+    assert manifest["scenario"]["relending"]["rate"] == pytest.approx(0.0125)
+    assert manifest["versions"]["mesa"] and manifest["versions"]["python"]
+    assert "git_commit" in manifest and manifest["runs_total"] == 8
+    pd.testing.assert_frame_equal(load_sweep(out), runs)
+    assert not list(out.rglob("*.tmp"))
+    with pytest.raises(SweepError, match="already holds sweep results; pass --resume"):
+        sweep(GRID, executor="serial", out=out)
+    with pytest.raises(SweepError, match="holds a different sweep"):
+        sweep({**GRID, "seeds": 3}, executor="serial", out=out, resume=True)
+    with pytest.raises(SweepError, match="not a sweep results folder"):
+        load_sweep(tmp_path)
+
+
+def test_failing_runs_are_recorded_and_the_rest_complete(tmp_path):
+    spec = {**GRID, "outputs": {}, "seeds": 1,
+            "parameters": {"relending.rate": {"values": [0.01, 0.9, 0.02]}, "ip.protection": {"values": [0.5, 1.5]}}}
+    runs = sweep(spec, executor="process", workers=2, out=tmp_path / "f")
+    assert len(runs) == 6
+    bad = (runs["relending.rate"] == 0.9) | (runs["ip.protection"] == 1.5)
+    assert (runs.loc[bad, "status"] == "failed").all() and (runs.loc[~bad, "status"] == "ok").all()
+    assert runs.loc[bad, "error"].str.contains("ScenarioError").all()
+    assert runs.loc[bad, "firms_alive"].isna().all() and runs.loc[~bad, "firms_alive"].notna().all()
+    manifest = json.loads((tmp_path / "f" / "manifest.json").read_text())
+    assert manifest["status_counts"] == {"ok": 2, "failed": 4, "missing": 0}
+
+
+def test_resume_after_kill_finishes_exactly_the_missing_runs(tmp_path):
+    spec = {**GRID, "outputs": {"timeseries": True}, "seeds": 4,
+            "parameters": {"relending.rate": {"low": 0.005, "high": 0.02, "levels": 8}}}
+    spec_file = tmp_path / "spec.toml"
+    spec_file.write_text(
+        f'name = "killed"\ndesign = "grid"\nseeds = 4\nbase_seed = 7\nquarters = {SMALL["quarters"]}\nscale = {SMALL["scale"]}\n'
+        '[outputs]\ntimeseries = true\n[parameters]\n"relending.rate" = { low = 0.005, high = 0.02, levels = 8 }\n'
+    )
+    out = tmp_path / "out"
+    with open(tmp_path / "stderr.txt", "wb") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "simulation.experiments", "sweep", str(spec_file), "--out", str(out), "--executor", "process",
+             "--workers", "2", "--flush-every", "2", "--no-progress"],
+            start_new_session=True, stdout=subprocess.DEVNULL, stderr=stderr,
+        )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(list((out / "runs").glob("part-*.parquet"))) < 3:
+            assert proc.poll() is None, (tmp_path / "stderr.txt").read_text()
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its worker processes, no chance to clean up
+        proc.wait()
+    before = load_sweep(out)
+    assert 0 < len(before) < 32 and not before["run_id"].duplicated().any()
+    assert json.loads((out / "manifest.json").read_text())["state"] == "running"
+
+    seen: list[int] = []
+    resumed = sweep(spec_file, executor="serial", out=out, resume=True, progress=lambda done, failed, total: seen.append(done))
+    assert seen[0] == len(before) and seen[-1] == 32 and len(seen) == 32 - len(before) + 1
+    assert list(resumed["run_id"]) == list(range(32)) and (resumed["status"] == "ok").all()
+    pd.testing.assert_frame_equal(comparable(resumed[resumed["run_id"].isin(before["run_id"])]).reset_index(drop=True),
+                                  comparable(before).reset_index(drop=True))
+    reference = sweep(spec, executor="serial", out=None)
+    pd.testing.assert_frame_equal(comparable(resumed), comparable(reference), check_exact=True)
+    series = load_sweep(out, "timeseries")
+    assert not series.duplicated(["run_id", "quarter", "region"]).any() and set(series["run_id"]) == set(range(32))
+    assert not list(out.rglob("*.tmp"))
+    assert json.loads((out / "manifest.json").read_text())["status_counts"] == {"ok": 32, "failed": 0, "missing": 0}
+
+
+def test_command_line_errors_are_one_line_with_exit_code_2(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[parameters]\n"relending.rat" = { values = [0.01] }\n')
+    assert command(["sweep", str(bad), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("innofin: error: ") and err.count("\n") == 1 and "relending.rat" in err
+    assert not (tmp_path / "o").exists()
+    assert command(["analyze", str(tmp_path)]) == 2
+    assert "not a sweep results folder" in capsys.readouterr().err
+
+
+def test_command_line_sweep_runs_and_reports(tmp_path, capsys):
+    spec = tmp_path / "ok.toml"
+    spec.write_text('name = "cli"\nquarters = 2\nscale = 2000\n[parameters]\n"relending.rate" = { values = [0.01, 0.02] }\n')
+    assert command(["sweep", str(spec), "--executor", "serial", "--out", str(tmp_path / "o")]) == 0
+    captured = capsys.readouterr()
+    assert "2 runs (2 ok, 0 failed)" in captured.out
+    assert len(load_sweep(tmp_path / "o")) == 2
