@@ -45,16 +45,16 @@ def test_serial_sweep_has_one_row_per_run(serial_grid):
 
 
 def test_process_pool_and_dask_cluster_give_identical_results(serial_grid, tmp_path):
-    from distributed import Client, LocalCluster
+    from distributed import LocalCluster
 
     serial, _ = serial_grid
     process = sweep(GRID, executor="process", workers=2, out=tmp_path / "process", flush_every=3)
     pd.testing.assert_frame_equal(comparable(serial), comparable(process), check_exact=True)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, Client(cluster) as client:
-        dask = sweep(GRID, executor=client, out=tmp_path / "dask", flush_every=5)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
+        dask = sweep(GRID, scheduler=cluster.scheduler_address, out=tmp_path / "dask", flush_every=5)  # an existing scheduler
     pd.testing.assert_frame_equal(comparable(serial), comparable(dask), check_exact=True)
-    one_worker = sweep(GRID, executor="process", workers=1, out=None)
-    pd.testing.assert_frame_equal(comparable(serial), comparable(one_worker), check_exact=True)
+    own_cluster = sweep(GRID, executor="dask", workers=1, out=None)  # a LocalCluster of its own, one worker
+    pd.testing.assert_frame_equal(comparable(serial), comparable(own_cluster), check_exact=True)
     series_process = load_sweep(tmp_path / "process", "timeseries")
     series_dask = load_sweep(tmp_path / "dask", "timeseries")
     assert len(series_process) > 0 and set(series_process["run_id"]) == set(range(8))
@@ -153,3 +153,15 @@ def test_command_line_sweep_runs_and_reports(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "2 runs (2 ok, 0 failed)" in captured.out
     assert len(load_sweep(tmp_path / "o")) == 2
+
+
+def test_process_pool_works_from_an_interactive_session(tmp_path):
+    """Like a Jupyter cell: the main module has no file, and the spawned workers must not need it (no hang)."""
+    code = (
+        "from simulation.experiments import sweep\n"
+        f"runs = sweep({GRID!r}, executor='process', workers=2)\n"
+        "print(len(runs), (runs['status'] == 'ok').all())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=180, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["8", "True"]

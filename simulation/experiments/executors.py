@@ -110,7 +110,7 @@ class DaskBackend(AbstractContextManager):
             self.client = Client(scheduler)
         else:
             self.cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
-                                        dashboard_address=None)
+                                        dashboard_address=":0")
             self.client = Client(self.cluster)
         self.workers = max(1, sum(self.client.nthreads().values()))
 

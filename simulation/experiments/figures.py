@@ -83,13 +83,19 @@ def kpi_scatter(runs: pd.DataFrame, parameters: list[str], kpi: str) -> Figure:
 
 
 def fan_chart(series: pd.DataFrame, runs: pd.DataFrame, column: str, region: str = "ALL") -> Figure:
-    """Median and 10-90 % band of a quarterly column across seeds, per design point (or across all runs if one seed)."""
+    """Median and 10-90 % band of a quarterly column across seeds, for up to six design points spread over the
+    design (or one band across all runs when each point has a single seed)."""
     data = series[series["region"] == region][["run_id", "quarter", column]].merge(runs[["run_id", "point_id"]], on="run_id")
     quarters = sorted(data["quarter"].unique())
     position = {q: i for i, q in enumerate(quarters)}
     data = data.assign(t=data["quarter"].map(position))
     per_point = runs.groupby("point_id")["run_id"].count().max() > 1
-    groups = list(data.groupby("point_id"))[:MAX_FAN_POINTS] if per_point else [("all runs", data)]
+    if per_point:
+        ids = sorted(data["point_id"].unique())
+        shown = {ids[i] for i in np.linspace(0, len(ids) - 1, min(MAX_FAN_POINTS, len(ids))).round().astype(int)}
+        groups = [(pid, group) for pid, group in data.groupby("point_id") if pid in shown]
+    else:
+        groups = [("all runs", data)]
     figure = Figure(figsize=(8, 4.5))
     ax = figure.subplots()
     for index, (label, group) in enumerate(groups):
