@@ -92,16 +92,14 @@ class Ledger:
         """
         if len(firms) == 0:
             return 0.0
-        cash = self._firm_cash()
-        np.subtract.at(cash, firms, per_firm) if _has_duplicates(firms) else cash.__setitem__(firms, cash[firms] - per_firm)
+        _add_to_firms(self._firm_cash(), firms, -np.asarray(per_firm, dtype=float))
         return self._credit_counterparties(dst, per_firm, kind, outgoing=True)
 
     def pay_firms(self, src: int | np.ndarray, firms: np.ndarray, per_firm: np.ndarray, kind: str) -> float:
         """``src`` (one account or one per firm) pays ``per_firm`` RMB (per real firm) to firms."""
         if len(firms) == 0:
             return 0.0
-        cash = self._firm_cash()
-        np.add.at(cash, firms, per_firm) if _has_duplicates(firms) else cash.__setitem__(firms, cash[firms] + per_firm)
+        _add_to_firms(self._firm_cash(), firms, np.asarray(per_firm, dtype=float))
         return self._credit_counterparties(src, per_firm, kind, outgoing=False)
 
     def firm_to_firm(self, payers: np.ndarray, payees: np.ndarray, per_firm: np.ndarray, kind: str) -> float:
@@ -153,7 +151,10 @@ class Ledger:
         ]
 
 
-def _has_duplicates(index: np.ndarray) -> bool:
-    if len(index) < 2:
-        return False
-    return len(np.unique(index)) != len(index)
+def _add_to_firms(cash: np.ndarray, firms: np.ndarray, amounts: np.ndarray) -> None:
+    """``cash[firms] += amounts`` where ``firms`` may repeat (several loans of one firm)."""
+    amounts = np.broadcast_to(amounts, np.shape(firms))
+    if len(firms) < 256:
+        np.add.at(cash, firms, amounts)
+    else:
+        cash += np.bincount(firms, weights=amounts, minlength=len(cash))

@@ -26,6 +26,7 @@ import pandas as pd
 from simulation import lifecycle
 from simulation.agents import Bank, CentralBank, Insurer, NationalGovernment, RegionalGovernment, Stage, TechFirm
 from simulation.agents.firm import ExitKind
+from simulation.agents.venture import irr_many
 from simulation.ledger import Ledger
 from simulation.markets import credit, insurance
 from simulation.markets.credit import CHANNELS, LoanBook
@@ -612,15 +613,15 @@ class InnovationEconomy(mesa.Model):
             })
             bank.new_loans_rmb = 0.0
             bank.write_offs_rmb = 0.0
-        for fund in self.equity.funds:
-            if fund.closed and fund.cashflows and len(fund.cashflows) > fund.life_quarters + 1:
-                continue
+        reported = [f for f in self.equity.funds if not (f.closed and len(f.cashflows) > f.life_quarters + 1)]
+        irrs = irr_many([f.irr_flows() for f in reported])
+        for fund, irr in zip(reported, irrs):
             self.fund_records.append({
                 "quarter": quarter, "fund": fund.name, "kind": fund.kind.name.lower(),
                 "region": self.region_names[fund.region] if fund.region is not None else "national",
                 "vintage": quarter_label(self.params.run.start_quarter, fund.vintage), "committed_rmb": fund.committed_rmb,
                 "paid_in_rmb": fund.paid_in_rmb, "invested_rmb": fund.invested_rmb, "nav_rmb": fund.nav_rmb,
-                "distributed_rmb": fund.distributed_rmb, "deals": fund.deals, "tvpi": fund.tvpi, "irr_annual": fund.irr_annual,
+                "distributed_rmb": fund.distributed_rmb, "deals": fund.deals, "tvpi": fund.tvpi, "irr_annual": float(irr),
                 "closed": fund.closed,
             })
         self.last_flows = self.ledger.flow_table()

@@ -15,31 +15,40 @@ class FundKind(IntEnum):
 
 
 def irr_quarterly_to_annual(cashflows: list[float]) -> float:
-    """Annual IRR of quarterly cash flows (negative = paid in); NaN when undefined.
+    """Annual IRR of quarterly cash flows (negative = paid in); NaN when undefined."""
+    return float(irr_many([cashflows])[0])
 
-    Solved by bisection on the net present value, which is monotone for
-    a pay-in-first profile.
+
+def irr_many(flow_lists: list[list[float]]) -> np.ndarray:
+    """Annual IRRs of several quarterly cash-flow series at once (NaN where undefined).
+
+    Bisection on the net present value between −99 % and +200 % per quarter; a
+    pay-in-first profile has one sign change, so the root is unique.
     """
-    flows = np.asarray(cashflows, dtype=float)
-    if len(flows) < 2 or not (flows < 0).any() or not (flows > 0).any():
-        return float("nan")
-    times = np.arange(len(flows))
+    if not flow_lists:
+        return np.zeros(0)
+    length = max(len(f) for f in flow_lists)
+    flows = np.zeros((len(flow_lists), length))
+    for i, f in enumerate(flow_lists):
+        flows[i, : len(f)] = f
+    times = np.arange(length)
+    defined = (flows < 0).any(axis=1) & (flows > 0).any(axis=1) & (np.array([len(f) for f in flow_lists]) >= 2)
 
-    def npv(rate: float) -> float:
-        return float((flows / (1.0 + rate) ** times).sum())
+    def npv(rate: np.ndarray) -> np.ndarray:
+        return (flows / (1.0 + rate[:, None]) ** times).sum(axis=1)
 
-    low, high = -0.99, 2.0
-    f_low, f_high = npv(low), npv(high)
-    if np.sign(f_low) == np.sign(f_high):
-        return float("nan")
-    for _ in range(80):
+    low = np.full(len(flows), -0.99)
+    high = np.full(len(flows), 2.0)
+    f_low = npv(low)
+    defined &= np.sign(f_low) != np.sign(npv(high))
+    for _ in range(60):
         mid = 0.5 * (low + high)
         f_mid = npv(mid)
-        if np.sign(f_mid) == np.sign(f_low):
-            low, f_low = mid, f_mid
-        else:
-            high = mid
-    return (1.0 + 0.5 * (low + high)) ** 4 - 1.0
+        same = np.sign(f_mid) == np.sign(f_low)
+        low = np.where(same, mid, low)
+        f_low = np.where(same, f_mid, f_low)
+        high = np.where(same, high, mid)
+    return np.where(defined, (1.0 + 0.5 * (low + high)) ** 4 - 1.0, np.nan)
 
 
 class VentureFund(mesa.Agent):
@@ -88,10 +97,13 @@ class VentureFund(mesa.Agent):
     def tvpi(self) -> float:
         return (self.distributed_rmb + self.nav_rmb) / self.paid_in_rmb if self.paid_in_rmb > 0 else float("nan")
 
+    def irr_flows(self) -> list[float]:
+        """LP cash flows so far with the current NAV as a terminal value."""
+        return [*self.cashflows, self._flow_this_quarter + self.nav_rmb]
+
     @property
     def irr_annual(self) -> float:
-        flows = [*self.cashflows, self._flow_this_quarter + self.nav_rmb]
-        return irr_quarterly_to_annual(flows)
+        return irr_quarterly_to_annual(self.irr_flows())
 
     def book_flow(self, amount_rmb: float) -> None:
         """Record an LP cash flow this quarter (negative = capital call)."""

@@ -134,86 +134,106 @@ class EquityMarket:
                 split = mix if fund.kind == FundKind.MARKET else guidance_mix
                 budgets[fund.index] = fund.dry_powder_rmb / left * pace * split
         scale = model.scale
-        region = pop.column("region")[cand]
-        order = np.argsort(-signal, kind="stable")
         rounds_done = pop.column("rounds")[cand]
         stage_c = pop.column("stage")[cand]
         round_idx = np.where(stage_c == Stage.SEED, 0, np.where(stage_c == Stage.EARLY, 1, np.where(rounds_done >= 2, 3, 2)))
+        # below the market threshold only guidance funds invest, and only in seed/early rounds
+        fundable = (signal >= vc.min_signal) | (round_idx <= 1)
+        eligible, cand, signal, round_idx = eligible[fundable], cand[fundable], signal[fundable], round_idx[fundable]
+        region = pop.column("region")[cand]
         size = np.asarray(vc.deal_size_rmb)[round_idx] * np.exp(0.5 * model.normal("vc_size", cand))
         pre = size * np.asarray(vc.pre_money_multiple)[round_idx] * np.exp(0.4 * signal)
-        by_region: dict[int, list[VentureFund]] = {}
-        for fund in self.funds:
-            if fund.index in budgets:
-                by_region.setdefault(fund.region, []).append(fund)
-        deals = []
-        for i in order:
-            r = int(region[i])
-            funds = by_region.get(r, [])
-            if not funds:
-                continue
-            k = int(round_idx[i])
-            amount = size[i]
-            early = k <= 1
-            market = [f for f in funds if f.kind == FundKind.MARKET and budgets[f.index][k] > 0]
-            guidance = [f for f in funds if f.kind != FundKind.MARKET and budgets[f.index][k] > 0]
-            market_room = sum(budgets[f.index][k] for f in market) / scale
-            guidance_room = sum(budgets[f.index][k] for f in guidance) / scale
-            g_amount = min(amount * g.coinvest_share, g.max_deal_rmb, guidance_room)
-            if signal[i] >= vc.min_signal and market_room >= 0.5 * (amount - g_amount):
-                plan = [(market, min(amount - g_amount, market_room)), (guidance, g_amount)]
-            elif early and signal[i] >= floor and guidance_room >= 0.5 * min(amount, g.max_deal_rmb):
-                plan = [(guidance, min(amount, g.max_deal_rmb, guidance_room))]
-            else:
-                continue
-            total = 0.0
-            for group, wanted in plan:
-                # syndicate: the funds with most room for this stage take the round in turn
-                for fund in sorted(group, key=lambda f: -budgets[f.index][k]):
-                    if wanted <= 1e-9:
-                        break
-                    amt = min(wanted, budgets[fund.index][k] / scale)
-                    if amt <= 0:
-                        continue
-                    budgets[fund.index][k] -= amt * scale
-                    wanted -= amt
-                    total += amt
-                    deals.append((fund, int(cand[i]), amt, pre[i], k))
-            raised[eligible[i]] = total
-        self._book_deals(deals, pre_by_firm={int(cand[i]): pre[i] for i in range(len(cand))})
+        deals: list[tuple[VentureFund, int, float, int, bool]] = []
+        for r in range(len(model.region_names)):
+            for k in range(4):
+                group = np.flatnonzero((region == r) & (round_idx == k))
+                if len(group):
+                    group = group[np.argsort(-signal[group], kind="stable")]
+                    self._match_group(group, k, r, signal, size, cand, budgets, deals, raised, eligible)
+        self._book_deals(deals, pre_by_firm=dict(zip(cand.tolist(), pre.tolist())))
         return raised
 
+    def _match_group(self, group, k, r, signal, size, cand, budgets, deals, raised, eligible) -> None:
+        """Rounds of one region and round type, best signals first, within the funds' budgets.
+
+        Market funds lead rounds of firms above ``vc.min_signal`` while their pooled
+        budget lasts; guidance funds co-invest a share of each round, and alone back
+        seed/early firms just below the threshold (patient capital). Each round goes
+        to the fund whose slice of the pooled budget its position falls in.
+        """
+        model = self.model
+        vc, g = model.params.vc, model.params.guidance
+        scale = model.scale
+        market = [f for f in self.funds if f.index in budgets and f.kind == FundKind.MARKET and f.region == r]
+        guidance = [f for f in self.funds if f.index in budgets and f.kind != FundKind.MARKET and f.region == r]
+        market_room = np.array([budgets[f.index][k] for f in market]) / scale
+        guidance_room = np.array([budgets[f.index][k] for f in guidance]) / scale
+        amount = size[group]
+        g_part = np.minimum(amount * g.coinvest_share, g.max_deal_rmb) if guidance else np.zeros(len(group))
+        # market-led rounds
+        led = signal[group] >= vc.min_signal
+        # guidance co-investment in led rounds, while the guidance budget lasts
+        g_co = _fill(np.where(led, g_part, 0.0), guidance_room.sum())
+        m_part = _fill(np.where(led, amount - g_co, 0.0), market_room.sum())
+        m_funded = m_part > 0
+        g_co = np.where(m_funded, g_co, 0.0)
+        g_alone = np.zeros(len(group))
+        if k <= 1 and guidance:
+            # guidance-only rounds for seed/early firms the market does not fund
+            want = np.where(~m_funded, np.minimum(amount, g.max_deal_rmb), 0.0)
+            g_alone = _fill(want, guidance_room.sum() - g_co.sum())
+        for funds, room, part in ((market, market_room, m_part), (guidance, guidance_room, g_co + g_alone)):
+            hit = np.flatnonzero(part > 0)
+            if len(hit) == 0:
+                continue
+            edges = np.cumsum(room)
+            position = np.cumsum(part[hit]) - 0.5 * part[hit]
+            owner = np.minimum(np.searchsorted(edges, position, side="right"), len(funds) - 1)
+            for j, o in zip(hit.tolist(), owner.tolist()):
+                fund = funds[o]
+                budgets[fund.index][k] -= part[j] * scale
+                deals.append((fund, int(cand[group[j]]), float(part[j]), k, bool(g_co[j] > 0 or g_alone[j] > 0)))
+        raised[eligible[group]] = m_part + g_co + g_alone
+
     def _book_deals(self, deals, pre_by_firm) -> None:
+        """Book the quarter's rounds: capital calls, payments, dilution, stakes and metrics (batched per fund)."""
         if not deals:
             return
         model = self.model
         pop = model.population
         scale = model.scale
-        by_firm: dict[int, float] = {}
-        for _, firm, amt, _, _ in deals:
-            by_firm[firm] = by_firm.get(firm, 0.0) + amt
-        firms = np.fromiter(by_firm.keys(), dtype=np.int64)
-        totals = np.fromiter(by_firm.values(), dtype=float)
-        pre = np.array([pre_by_firm[f] for f in firms])
+        fund_of = np.array([d[0].index for d in deals])
+        deal_firm = np.array([d[1] for d in deals], dtype=np.int64)
+        deal_amount = np.array([d[2] for d in deals])
+        deal_round = np.array([d[3] for d in deals])
+        with_guidance = np.array([d[4] for d in deals])
+        firms, inverse = np.unique(deal_firm, return_inverse=True)
+        totals = np.bincount(inverse, weights=deal_amount)
+        pre = np.array([pre_by_firm[f] for f in firms.tolist()])
         post = pre + totals
         self._dilute(firms, pre / post)
-        post_by_firm = dict(zip(firms.tolist(), post.tolist()))
-        stake_firms, holders, shares, costs = [], [], [], []
-        for fund, firm, amt, _, round_idx in deals:
-            self._call(fund, amt * scale)
-            model.ledger.pay_firms(fund.account, np.array([firm]), np.array([amt]), "vc_investment")
-            fund.invested_rmb += amt * scale
-            fund.deals += 1
-            stake_firms.append(firm)
-            holders.append(fund.index)
-            shares.append(amt / post_by_firm[firm])
-            costs.append(amt)
-            channel = "vc_equity" if fund.kind == FundKind.MARKET else "guidance_fund_equity"
-            model.acc.add_channel_name(channel, np.array([firm]), np.array([amt]))
-            model.acc.add_money(f"vc_invested_{ROUND_NAMES[round_idx].replace('+', 'plus')}_rmb", np.array([firm]), np.array([amt]))
-            if fund.kind != FundKind.MARKET:
-                model.acc.add_money("private_mobilised_rmb", np.array([firm]), np.array([amt * 0.0]))
-        self.stakes.append(len(stake_firms), holder_kind=HOLDER_FUND, holder=np.array(holders), firm=np.array(stake_firms),
-                           share=np.array(shares), cost=np.array(costs), open=True)
+        for index in np.unique(fund_of):
+            fund = self.funds[int(index)]
+            mine = fund_of == index
+            self._call(fund, float(deal_amount[mine].sum()) * scale)
+            model.ledger.pay_firms(fund.account, deal_firm[mine], deal_amount[mine], "vc_investment")
+            fund.invested_rmb += float(deal_amount[mine].sum()) * scale
+            fund.deals += int(mine.sum())
+        is_market = np.array([self.funds[int(i)].kind == FundKind.MARKET for i in fund_of])
+        for channel, mask in (("vc_equity", is_market), ("guidance_fund_equity", ~is_market)):
+            if mask.any():
+                model.acc.add_channel_name(channel, deal_firm[mask], deal_amount[mask])
+        for k, name in enumerate(ROUND_NAMES):
+            mask = deal_round == k
+            if mask.any():
+                model.acc.add_money(f"vc_invested_{name.replace('+', 'plus')}_rmb", deal_firm[mask], deal_amount[mask])
+        # private money mobilised by guidance funds: co-investing market funds and private LPs of guidance funds
+        public_share = np.array([getattr(self.funds[int(i)], "public_share", 0.0) for i in fund_of])
+        mobilised = np.where(is_market, deal_amount, deal_amount * (1.0 - public_share)) * with_guidance
+        if mobilised.any():
+            model.acc.add_money("private_mobilised_rmb", deal_firm, mobilised)
+        self.stakes.append(len(deals), holder_kind=HOLDER_FUND, holder=fund_of, firm=deal_firm,
+                           share=deal_amount / post[inverse], cost=deal_amount, open=True)
         pop.column("post_money")[firms] = post
         pop.column("rounds")[firms] += 1
         pop.column("last_round_q")[firms] = model.quarter_index
@@ -354,3 +374,11 @@ class EquityMarket:
             self._settle(sel, proceeds, "secondary_sale")
         fund.nav_rmb = 0.0
         fund.closed = True
+
+
+def _fill(wanted: np.ndarray, budget: float, min_share: float = 0.25) -> np.ndarray:
+    """Fund requests in order until ``budget`` runs out; the request at the edge gets what is left
+    if that is at least ``min_share`` of it (one agent stands for many firms, so budgets are coarse)."""
+    start = np.cumsum(wanted) - wanted
+    granted = np.clip(budget - start, 0.0, wanted)
+    return np.where(granted >= min_share * wanted, granted, 0.0) * (wanted > 0)
