@@ -98,10 +98,13 @@ def test_every_figure_draws_before_the_first_quarter_and_after_it():
         assert not [t for t in fig.texts if t.get_gid() == "placeholder"]
 
 
-def test_a_redrawn_figure_matches_a_fresh_one(model):
-    fresh = charts.to_png(charts.access_and_rate(model.snapshot()["timeseries"]))
-    old = charts.access_and_rate(model.snapshot()["timeseries"].iloc[:4])
-    assert charts.to_png(charts.access_and_rate(model.snapshot()["timeseries"], fig=old)) == fresh
+@pytest.mark.parametrize("name", ["firms_by_stage", "access_and_rate", "npl_ratio", "vc_by_stage", "fiscal_vs_private"])
+def test_a_redrawn_figure_matches_a_fresh_one(model, name):
+    draw = getattr(charts, name)
+    ts = model.snapshot()["timeseries"]
+    first_quarter = ts[ts["quarter"] == ts["quarter"].iloc[0]]
+    fresh = charts.to_png(draw(ts))
+    assert charts.to_png(draw(ts, fig=draw(first_quarter))) == fresh
 
 
 def test_regions_view_draws_one_dot_per_firm_agent(model):

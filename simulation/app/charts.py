@@ -61,6 +61,7 @@ def _figure(ncols: int = 1, figsize: tuple[float, float] = FIGSIZE, fig: Figure 
             if ax.legend_ is not None:
                 ax.legend_.remove()
             ax.set_axis_on()
+            ax.set_autoscale_on(True)  # limits set on the last drawing (e.g. set_ylim(bottom=0)) switched it off
         for text in [t for t in fig.texts if t.get_gid() == "placeholder"]:
             text.remove()
         fig.suptitle("")
