@@ -163,7 +163,7 @@ def operate(model: "InnovationEconomy", rows: np.ndarray) -> None:
     settle = anchor_alive & (receivable_prev > 0)
     if settle.any():
         model.ledger.firm_to_firm(anchor[settle], rows[settle], receivable_prev[settle], "supply_chain_settlement")
-    to_anchor = np.where(anchor_alive, SUPPLIER_SHARE_OF_REVENUE * revenue * p.receivable_quarters, 0.0)
+    to_anchor = np.where(anchor_alive, SUPPLIER_SHARE_OF_REVENUE * revenue, 0.0)  # paid next quarter
     pop.column("receivable")[rows] = to_anchor
     pop.column("anchor")[rows[~anchor_alive & (anchor >= 0)]] = -1
 

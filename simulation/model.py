@@ -219,7 +219,7 @@ class InnovationEconomy(mesa.Model):
         # the facility already refinances part of the existing book (in use since 2024)
         eligible = self.bank_relending_eligible[bank]
         want = np.where(eligible, amount * p.relending.refinanced_share, 0.0)
-        refi = self.relending.allocate(want, eligible, np.zeros(n, dtype=bool), order_key=rng.permutation(n))
+        refi, _ = self.relending.allocate(want, eligible, np.zeros(n, dtype=bool), order_key=rng.permutation(n))
         cap = 0.5 * p.relending.quota_rmb
         cum = np.cumsum(refi) * self.scale
         refi = np.where(cum <= cap, refi, 0.0)

@@ -239,27 +239,29 @@ def lend(model: "InnovationEconomy", rows: np.ndarray, need: np.ndarray) -> np.n
     # --- relending refinancing within the quota (first-loan earmark first) ---
     first = ~pop.column("ever_borrowed")[rows[sel]]
     wants = relend_loan[sel, ch]
-    refinanced = model.relending.allocate(amt * rel.refinanced_share, wants, first, order_key=np.argsort(np.argsort(order[sel])))
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+    refinanced, from_earmark = model.relending.allocate(amt * rel.refinanced_share, wants, first, order_key=rank[sel])
     lost = wants & (refinanced <= 0)
     rate_final = bank_rate[sel, ch] + np.where(lost, benefit[sel], 0.0)
     subsidy_final = np.where(refinanced > 0, subsidy[sel, ch], 0.0)
 
     book_new_loans(
-        model, rows[sel], bank[sel], ch, amt, rate_final, lgd[sel, ch], refinanced, first, subsidy_final,
+        model, rows[sel], bank[sel], ch, amt, rate_final, lgd[sel, ch], refinanced, from_earmark, subsidy_final,
         guaranteed=ch == GUARANTEED, pool=pool_ok[sel] | ((ch == IP_PLEDGE) & model.pool_ok[region[sel]]), insured=insured[sel] & unsecured[ch],
     )
     return granted
 
 
-def book_new_loans(model, firms, bank, channel, amount, rate, lgd, refinanced, first, subsidy_pp, guaranteed, pool, insured) -> None:
-    """Record new loans, move the money, and run the side contracts (linkage equity, appraisal, relending)."""
+def book_new_loans(model, firms, bank, channel, amount, rate, lgd, refinanced, from_earmark, subsidy_pp, guaranteed, pool, insured) -> None:
+    """Record new loans (``from_earmark``: refinanced from the first-loan sub-quota), move the money, and run the side contracts (linkage equity, appraisal, relending)."""
     params = model.params
     book = model.loans
     q = model.quarter_index
     rows = book.append(
         len(firms), firm=firms, bank=bank, region=model.population.column("region")[firms], channel=channel,
         principal=amount, outstanding=amount, rate=rate, lgd=lgd, start_q=q, term=params.banks.loan_term_quarters,
-        refinanced=refinanced, first_loan=first, subsidy_pp=subsidy_pp,
+        refinanced=refinanced, first_loan=from_earmark, subsidy_pp=subsidy_pp,
         subsidy_until=q + params.relending.subsidy_quarters, guaranteed=guaranteed, pool=pool, insured=insured,
         npl=False, open=True,
     )

@@ -57,8 +57,7 @@ def premiums_and_claims(model: "InnovationEconomy", rows: np.ndarray) -> None:
             model.fiscal_outlay(int(r), amount)
             subsidy_total += amount
         paid += subsidy_total
-        model.acc.add_money("fiscal_cost_rmb", rows[sub], gov_part[sub])
-        model.acc.add_money("subsidies_rmb", rows[sub], gov_part[sub])
+        model.acc.add_money("subsidies_rmb", rows[sub], gov_part[sub])  # fiscal cost booked by fiscal_outlay
     got = ledger.pay_firms(model.insurer_account, rows[claims > 0], claims[claims > 0], "insurance_claim")
     model.acc.add_money("insurance_premiums_rmb", rows, premium)
     model.acc.add_money("insurance_claims_rmb", rows, claims)

@@ -28,29 +28,30 @@ class RelendingFacility:
     def room_rmb(self) -> float:
         return max(0.0, self.model.params.relending.quota_rmb - self.outstanding_rmb)
 
-    def allocate(self, wanted_per_firm: np.ndarray, wants: np.ndarray, first: np.ndarray, order_key: np.ndarray) -> np.ndarray:
-        """How much of each loan is refinanced (per real firm), first loans from the earmark first."""
+    def allocate(self, wanted_per_firm: np.ndarray, wants: np.ndarray, first: np.ndarray,
+                 order_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Refinancing per loan (per real firm) in the order of ``order_key``, within the quota.
+
+        Firms' first loans draw on the earmarked sub-quota, then on the general part;
+        other loans on the general part only. Returns the amounts and a mask of
+        the loans funded from the earmark (whose repayments go back to it).
+        """
         p = self.model.params.relending
         scale = self.model.scale
         result = np.zeros(len(wanted_per_firm))
+        from_earmark = np.zeros(len(wanted_per_firm), dtype=bool)
         earmark_room = max(0.0, p.quota_rmb * p.first_loan_earmark - self.first_loan_outstanding_rmb)
         general_room = max(0.0, p.quota_rmb * (1 - p.first_loan_earmark) - (self.outstanding_rmb - self.first_loan_outstanding_rmb))
         order = np.argsort(order_key, kind="stable")
-        for group, room in ((first, earmark_room), (~first, general_room)):
-            members = order[(wants & group)[order]]
-            cum = np.cumsum(wanted_per_firm[members]) * scale
-            fits = members[cum <= room]
-            result[fits] = wanted_per_firm[fits]
-            used = float(result[fits].sum() * scale)
-            if group is first:
-                self.first_loan_outstanding_rmb += used
-                leftover = members[cum > room]
-                # first loans that miss the earmark compete for the general quota
-                cum2 = np.cumsum(wanted_per_firm[leftover]) * scale
-                fits2 = leftover[cum2 <= general_room]
-                result[fits2] = wanted_per_firm[fits2]
-                general_room -= float(wanted_per_firm[fits2].sum() * scale)
-        return result
+        firsts = order[(wants & first)[order]]
+        fits = firsts[np.cumsum(wanted_per_firm[firsts]) * scale <= earmark_room]
+        result[fits] = wanted_per_firm[fits]
+        from_earmark[fits] = True
+        self.first_loan_outstanding_rmb += float(result[fits].sum() * scale)
+        rest = order[(wants & ~from_earmark)[order]]
+        fits = rest[np.cumsum(wanted_per_firm[rest]) * scale <= general_room]
+        result[fits] = wanted_per_firm[fits]
+        return result, from_earmark
 
     def disburse(self, banks: np.ndarray, per_firm: np.ndarray) -> None:
         """The central bank lends the refinancing to the banks."""

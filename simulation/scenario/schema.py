@@ -143,7 +143,6 @@ class FirmSettings(Section):
     working_capital_demand_quarterly: Share = Field(0.05, description="Probability per quarter that a firm with revenue but no loan seeks a working-capital line (D).")
     working_capital_quarters: float = Field(1.0, gt=0.0, le=8.0, description="Size of a working-capital request in quarters of revenue (D).")
     anchor_share_of_mature: Share = Field(0.35, description="Share of mature firms acting as supply-chain anchors (D).")
-    receivable_quarters: float = Field(1.0, ge=0.0, le=4.0, description="Receivables of a supplier as quarters of its revenue sold to its anchor (D).")
 
 
 class BankSpec(Section):
@@ -194,9 +193,7 @@ class BankSettings(Section):
     rollover_probability: Share = Field(0.6, description="Probability that a performing loan is rolled over at maturity (the firm keeps its credit line; D, range 0.5-0.9).")
     default_after_quarters: int = Field(3, ge=1, le=12, description="Quarters in arrears after which a loan defaults and the firm fails (D; NPL from the first quarter overdue).")
     renewal_without_repayment: bool = Field(True, description="Loans of firms that pay their interest are renewed at maturity without repaying principal (无还本续贷; lever).")
-    initial_npl_ratio: Share = Field(0.015, description="NPL ratio at the start (§2.4, A: 1.50 % system).")
     pd_prior_annual: list[float] = Field([0.10, 0.06, 0.05, 0.03], description="Bank's prior annual PD by stage before firm-specific signals (D).")
-    deposit_growth_unlimited: bool = Field(True, description="Deposits (households) fund loans without limit; capital binds.")
 
 
 class CreditAssessment(Section):
@@ -311,7 +308,6 @@ class RelendingSettings(Section):
     first_loan_earmark: Share = Field(0.20, description="Share of the quota reserved for firms' first loans (§1, A: 100 of 500 bn).")
     pass_through: Share = Field(1.0, description="Share of the bank's funding saving passed to the loan rate (D).")
     quantity_push: float = Field(0.5, ge=0.0, le=3.0, description="Loosening of the bank's loss threshold per unit of unused quota share (supervisory pressure; D).")
-    utilisation_target_annual: float = Field(0.45, ge=0.0, le=1.0, description="Share of the quota banks aim to draw per year (§9.3: draw-down 0.46).")
 
 
 class VentureSettings(Section):
