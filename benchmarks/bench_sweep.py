@@ -7,9 +7,14 @@ executor, and prints for each:
 
 * wall time and runs per minute (pool start-up included);
 * mean model time per run, measured inside the workers;
+* start-up: time until the first run could start (worker processes importing the model);
 * overhead per run = (wall time x workers - model time of all runs) / runs:
   the time a worker slot spends not simulating (start-up, scheduling, pickling,
-  result storage, idle tail), so overhead x runs / workers is the wall time lost.
+  result storage, idle tail), so overhead x runs / workers is the wall time lost;
+  also shown without the one-off start-up.
+
+The machine's 1-minute load average is printed: on a shared machine the model
+time per run (and so runs per minute) varies with what else is running.
 
 Targets (issue "sweeps", Speed): 1,000 runs in < 3 minutes on 2 cores with the
 process pool; Dask within 20 % of the pool; overhead < 50 ms per run.
@@ -24,9 +29,12 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
+
+import pandas as pd
 
 from simulation.experiments import load_sweep, sweep
 from simulation.experiments.executors import default_workers
@@ -45,16 +53,26 @@ def spec(runs: int, quarters: int, scale: float) -> dict:
 
 def measure(executor: str, runs: int, workers: int, quarters: int, scale: float, folder: Path) -> dict[str, float]:
     out = folder / executor
+    first: list[float] = []
+
+    def progress(done: int, failed: int, total: int) -> None:
+        if done and not first:
+            first.append(time.perf_counter())
+
     start = time.perf_counter()
-    sweep(spec(runs, quarters, scale), executor=executor, workers=workers, out=out)
+    sweep(spec(runs, quarters, scale), executor=executor, workers=workers, out=out, progress=progress)
     wall = time.perf_counter() - start
     results = load_sweep(out)
     model_time = float(results["elapsed_s"].sum())
+    first_done = pd.read_parquet(out / "runs" / "part-000000.parquet").iloc[0]  # parts keep completion order
+    startup = first[0] - start - float(first_done["elapsed_s"])
     return {
         "wall_s": wall,
         "runs_per_min": 60.0 * runs / wall,
         "model_s_per_run": model_time / runs,
+        "startup_s": startup,
         "overhead_ms_per_run": 1000.0 * (wall * workers - model_time) / runs,
+        "steady_overhead_ms_per_run": 1000.0 * ((wall - startup) * workers - model_time) / runs,
         "failed": int((results["status"] != "ok").sum()),
     }
 
@@ -74,8 +92,9 @@ def main() -> None:
         for executor in args.executors:
             workers = 1 if executor == "serial" else args.workers
             figures[executor] = row = measure(executor, args.runs, workers, args.quarters, scale, Path(tmp))
-            print(f"{executor:>8}: {row['wall_s']:7.1f} s wall  {row['runs_per_min']:7.1f} runs/min  "
-                  f"model {row['model_s_per_run']:.3f} s/run  overhead {row['overhead_ms_per_run']:6.1f} ms/run  failed {row['failed']}")
+            print(f"{executor:>8}: {row['wall_s']:7.1f} s wall  {row['runs_per_min']:7.1f} runs/min  model {row['model_s_per_run']:.3f} s/run  "
+                  f"start-up {row['startup_s']:4.1f} s  overhead {row['overhead_ms_per_run']:6.1f} ms/run "
+                  f"({row['steady_overhead_ms_per_run']:.1f} after start-up)  failed {row['failed']}  load {os.getloadavg()[0]:.1f}")
     if "process" in figures:
         rate = figures["process"]["runs_per_min"]
         print(f"process pool: 1,000 runs would take ~{1000 / rate:.1f} min (target < 3 min)")

@@ -144,6 +144,14 @@ def test_command_line_errors_are_one_line_with_exit_code_2(tmp_path, capsys):
     assert not (tmp_path / "o").exists()
     assert command(["analyze", str(tmp_path)]) == 2
     assert "not a sweep results folder" in capsys.readouterr().err
+    good = tmp_path / "good.toml"
+    good.write_text('quarters = 1\nscale = 2000\n[parameters]\n"relending.rate" = { values = [0.01] }\n')
+    for address, message in (("tcp://127.0.0.1:1", "cannot reach a Dask scheduler at tcp://127.0.0.1:1"),
+                             ("nonsense", "'nonsense' is not a scheduler address like tcp://host:8786")):
+        assert command(["sweep", str(good), "--scheduler", address, "--out", str(tmp_path / "d")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"innofin: error: --scheduler: {message}") and err.count("\n") == 1
+    assert not (tmp_path / "d").exists()
 
 
 def test_command_line_sweep_runs_and_reports(tmp_path, capsys):

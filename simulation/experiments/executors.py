@@ -11,6 +11,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import os
+import socket
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
@@ -107,7 +108,8 @@ class DaskBackend(AbstractContextManager):
         if client is not None:
             self.client = client
         elif scheduler:
-            self.client = Client(scheduler)
+            check_reachable(scheduler)
+            self.client = Client(scheduler, timeout="20s")
         else:
             self.cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
                                         dashboard_address=":0")
@@ -138,6 +140,22 @@ class DaskBackend(AbstractContextManager):
             self.client.close()
             if self.cluster is not None:
                 self.cluster.close()
+
+
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Raise a one-line :class:`SweepError` if a ``tcp://host:port`` scheduler address is malformed or nobody listens."""
+    from simulation.experiments.spec import SweepError
+
+    protocol, _, location = address.rpartition("://")
+    host, _, port = location.rpartition(":")
+    if protocol not in ("", "tcp") :
+        return  # tls://, ucx://, ...: leave the checks to Dask
+    if not host or not port.isdigit():
+        raise SweepError(f"--scheduler: {address!r} is not a scheduler address like tcp://host:8786")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as error:
+        raise SweepError(f"--scheduler: cannot reach a Dask scheduler at {address} ({error.strerror or error})") from None
 
 
 def _take(iterator: Iterator[Any], n: int) -> list[Any]:
