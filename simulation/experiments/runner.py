@@ -92,7 +92,7 @@ def sweep(spec: str | Path | dict[str, Any] | SweepSpec, executor: Any = "proces
         workers: worker processes (default: all cores); ignored for an existing scheduler.
         scheduler: address of a Dask scheduler (``tcp://host:8786``); implies executor "dask".
         out: results folder (Parquet parts + manifest.json); None keeps results in memory only.
-        resume: finish the missing runs of the sweep in ``out``.
+        resume: finish the missing runs of the sweep in ``out`` (starts it if ``out`` holds nothing yet).
         progress: called as ``progress(done, failed, total)`` after every run.
         flush_every: runs per Parquet part file; flush_seconds: longest wait between parts.
 
@@ -106,7 +106,10 @@ def sweep(spec: str | Path | dict[str, Any] | SweepSpec, executor: Any = "proces
     store = ResultStore(out, flush_every=flush_every, flush_seconds=flush_seconds)
     with open_backend(executor, workers, scheduler) as backend:
         manifest = manifest_for(built, scenario, total, total // built.seeds, backend)
-        store.open(manifest) if resume else store.create(manifest)
+        if resume and store.has_results():
+            store.open(manifest)
+        else:
+            store.create(manifest)
         todo = (task for task in plan(built, scenario) if task.run_id not in store.done_ids)
         state = "interrupted"
         try:

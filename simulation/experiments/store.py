@@ -123,12 +123,18 @@ class ResultStore:
         self.manifest: dict[str, Any] = {}
 
     # -- opening -----------------------------------------------------------------
+    def has_results(self) -> bool:
+        """True when the folder holds a manifest or run parts (something to resume or to protect)."""
+        if self.root is None:
+            return False
+        return (self.root / MANIFEST).exists() or any((self.root / RUNS).glob("part-*.parquet"))
+
     def create(self, manifest: dict[str, Any]) -> None:
         """Start a new results folder; refuses one that already holds results."""
         self.manifest = dict(manifest, format=FORMAT)
         if self.root is None:
             return
-        if (self.root / MANIFEST).exists() or any((self.root / RUNS).glob("part-*.parquet")):
+        if self.has_results():
             raise SweepError(f"{self.root}: already holds sweep results; pass --resume to finish them or choose another --out")
         (self.root / RUNS).mkdir(parents=True, exist_ok=True)
         (self.root / SERIES).mkdir(exist_ok=True)
