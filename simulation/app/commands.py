@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -26,6 +27,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 EXIT_BAD_INPUT = 2
 VIZ_MODULES = ("solara", "mesa.visualization", "networkx")
+QUIET_WARNINGS = "ignore::UserWarning:solara.validate_hooks,ignore::UserWarning:solara.server.starlette"
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -89,6 +91,9 @@ def start_server(scenario: str = "baseline", host: str = DEFAULT_HOST, port: int
         log: where the server's output goes (a file descriptor, ``None`` to inherit).
     """
     env = {**os.environ, "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False", SCENARIO_ENV: scenario_argument(scenario)}
+    # Two harmless start-up warnings would fill a teacher's terminal: solara's hook check of Mesa 3.3's
+    # ComponentsView and its note on cookies over plain http (the app serves localhost only).
+    env.setdefault("PYTHONWARNINGS", QUIET_WARNINGS)
     command = [sys.executable, "-m", "solara", "run", str(APP_FILE), "--host", host, "--port", str(port), "--production", "--no-open"]
     return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT if log is not None else None)
 
@@ -140,6 +145,8 @@ def cmd_app(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     url = f"http://{args.host}:{port}/"
     server = start_server(args.scenario, args.host, port, log=None)
+    # A polite kill (SIGTERM) stops the server too, like Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
         seconds = wait_until_ready(url, server)
         print(f"InnoFin app ({args.scenario}) is running at {url}  (ready in {seconds:.1f} s; Ctrl-C stops it)", flush=True)
