@@ -244,7 +244,7 @@ def render() -> str:
         "fractions (0.0125 = 1.25 %) unless the unit says otherwise. Lists by stage are in the order seed, early, "
         "growth, mature (VC lists: seed, A, B, C+)."),
         "",
-        ("**Source** gives the section of `calibration.md` and its reliability grade: A official, B industry data, "
+        ("**Source** gives the section of [calibration.md](calibration.md) and its reliability grade: A official, B industry data, "
         "C secondary, D derived or an explicit modelling assumption (the description gives the range to test). "
         "\"(doc)\" marks a source added by this documentation because the schema description names none; "
         "\"not stated\" marks a parameter with no source at all: treat it as D."),
