@@ -6,11 +6,13 @@ the schema::
 
     python docs/make_parameter_table.py            # writes docs/parameters.md
     python docs/make_parameter_table.py --check    # exit 1 if docs/parameters.md is out of date
+                                                   # or docs/model.md names a parameter the schema lacks
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import re
 import sys
 from pathlib import Path
@@ -21,6 +23,8 @@ from pydantic import BaseModel
 from simulation.scenario.schema import BankSpec, RegionProfile, Scenario
 
 OUTPUT = Path(__file__).resolve().parent / "parameters.md"
+MODEL_DOC = Path(__file__).resolve().parent / "model.md"
+DOTTED_RE = re.compile(r"`([a-z_]+(?:\.[a-z_]+)+)(?:\[[a-z]\])?`")
 SECTION_RE = re.compile(r"§\s?\d+(?:\.\d+)?")
 # a grade letter stands after "(", ", ", "; " or "from " and before ":", ";", ",", ")", "/", " from", " assumption" or the end
 GRADE_RE = re.compile(r"(?:(?<=\()|(?<=, )|(?<=; )|(?<=from ))(A/B|A/C|B/C|A|B|C|D)(?=[:;,)/]| from| assumption|$)")
@@ -280,6 +284,37 @@ def render() -> str:
     return "\n".join(parts)
 
 
+def _is_code(dotted: str) -> bool:
+    """True for a reference to model code that shares a section's name (e.g. `credit.lend`)."""
+    head, _, rest = dotted.partition(".")
+    for module_name in (f"simulation.markets.{head}", f"simulation.{head}"):
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        if hasattr(module, rest.split(".")[0]):
+            return True
+    return False
+
+
+def unknown_keys_in(text: str) -> list[str]:
+    """Dotted parameter names quoted in ``text`` (as `section.key`) that the schema does not have."""
+    sections = set(Scenario.model_fields)
+    known = {row["key"] for row in leaf_rows(Scenario, Scenario(), "")}
+    region_fields = set(RegionProfile.model_fields)
+    known |= {f"{name}.{field}" for name in sections for field in getattr(Scenario.model_fields[name].annotation, "model_fields", {})}
+    unknown = []
+    for key in DOTTED_RE.findall(text):
+        head = key.split(".")[0]
+        if head not in sections or key in known or key in sections or _is_code(key):
+            continue
+        if head == "regions" and key.split(".")[-1] in region_fields:
+            continue
+        if key not in unknown:
+            unknown.append(key)
+    return unknown
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Write docs/parameters.md from the scenario schema.")
     parser.add_argument("--check", action="store_true", help="exit 1 if docs/parameters.md is not current")
@@ -288,10 +323,15 @@ def main(argv: list[str] | None = None) -> int:
     text = render()
     if args.check:
         current = args.output.read_text(encoding="utf-8") if args.output.is_file() else ""
+        status = 0
         if current != text:
             print(f"{args.output}: out of date; run python docs/make_parameter_table.py", file=sys.stderr)
-            return 1
-        return 0
+            status = 1
+        if MODEL_DOC.is_file():
+            for key in unknown_keys_in(MODEL_DOC.read_text(encoding="utf-8")):
+                print(f"{MODEL_DOC}: names `{key}`, which is not a scenario parameter", file=sys.stderr)
+                status = 1
+        return status
     args.output.write_text(text, encoding="utf-8")
     print(f"wrote {args.output}")
     return 0

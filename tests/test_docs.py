@@ -67,3 +67,9 @@ def test_model_benchmark_child_reports_figures():
     assert figures["firm_quarters"] >= figures["firm_agents_start"] > 0
     assert figures["firm_quarters_per_second"] > 0 and figures["peak_rss_mb"] > 0
     assert figures["ledger_max_abs_error_rmb"] < 1e3
+
+
+def test_check_flags_parameter_names_the_schema_lacks():
+    module = _load(ROOT / "docs" / "make_parameter_table.py")
+    text = "uses `relending.rate`, `regions.BTH.firm_share`, `banks.banks`, code `credit.lend`, and a typo `relending.ratez`"
+    assert module.unknown_keys_in(text) == ["relending.ratez"]
