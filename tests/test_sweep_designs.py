@@ -143,3 +143,10 @@ def test_shipped_sweeps_are_valid(name):
     assert len(points) == expected_points(built) > 1 and scenario.name == "baseline"
     if built.design == "sobol":
         assert len(built.parameters) == 10
+
+
+def test_bare_lists_and_scalars_are_shorthands():
+    s = build_spec({"design": "grid", "parameters": {"relending.rate": [0.01, 0.02], "linkage.enabled": False}})
+    assert s.parameters["relending.rate"].values == [0.01, 0.02] and s.parameters["linkage.enabled"].values == [False]
+    points = design_points(s)
+    assert len(points) == 2 and not points["linkage.enabled"].any()

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from simulation.experiments.sensitivity import numeric_values
 from simulation.experiments.store import atomic_write_bytes
 
 MAX_FAN_POINTS = 6
@@ -66,7 +67,7 @@ def kpi_scatter(runs: pd.DataFrame, parameters: list[str], kpi: str) -> Figure:
     figure = Figure(figsize=(4.2 * cols, 3.4 * rows))
     axes = np.atleast_1d(figure.subplots(rows, cols, squeeze=False)).ravel()
     for ax, parameter in zip(axes, parameters):
-        x = ok[parameter].astype(float) if ok[parameter].dtype == bool else pd.to_numeric(ok[parameter], errors="coerce")
+        x = numeric_values(ok[parameter])
         pair = pd.concat([x, ok[kpi]], axis=1).dropna()
         ax.scatter(pair.iloc[:, 0], pair.iloc[:, 1], s=10, alpha=0.5, color="#4c72b0")
         if len(pair) > 1 and pair.iloc[:, 0].nunique() > 1:

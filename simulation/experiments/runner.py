@@ -21,9 +21,9 @@ import pandas as pd
 
 from simulation.experiments.designs import design_points, replicate_seeds
 from simulation.experiments.executors import open_backend
-from simulation.experiments.spec import SweepSpec, load_spec
+from simulation.experiments.spec import SweepError, SweepSpec, load_spec
 from simulation.experiments.store import ResultStore
-from simulation.experiments.worker import RunTask, execute
+from simulation.experiments.worker import RunTask, execute, one_line
 from simulation.scenario.schema import Scenario
 
 Progress = Callable[[int, int, int], None]
@@ -115,10 +115,14 @@ def sweep(spec: str | Path | dict[str, Any] | SweepSpec, executor: Any = "proces
         try:
             if progress:
                 progress(len(store.done_ids), store.counts.get("failed", 0), total)
-            for outcome in backend.map_unordered(execute, todo):
-                store.add(outcome)
-                if progress:
-                    progress(len(store.done_ids), store.counts.get("failed", 0), total)
+            try:
+                for outcome in backend.map_unordered(execute, todo):
+                    store.add(outcome)
+                    if progress:
+                        progress(len(store.done_ids), store.counts.get("failed", 0), total)
+            except Exception as error:  # runs catch their own errors: this is the executor itself (a worker killed, a lost cluster)
+                saved = f"finished runs are saved in {out}; continue with --resume" if out is not None else "no results folder was given"
+                raise SweepError(f"the {backend.name} executor failed ({one_line(error)}); {saved}") from error
             state = "complete"
         finally:
             store.close(state)

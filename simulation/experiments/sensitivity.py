@@ -88,12 +88,17 @@ def morris_indices(runs: pd.DataFrame, spec: SweepSpec, kpi: str, conf_level: fl
                         sigma=np.asarray(result["sigma"], dtype=float), mu_star_conf=np.asarray(result["mu_star_conf"], dtype=float))
 
 
+def numeric_values(column: pd.Series) -> pd.Series:
+    """A parameter column as floats (booleans as 0/1; non-numeric values become NaN)."""
+    return column.astype(float) if column.dtype == bool else pd.to_numeric(column, errors="coerce")
+
+
 def rank_correlations(runs: pd.DataFrame, spec: SweepSpec, kpis: list[str]) -> pd.DataFrame:
     """Spearman rank correlation of each numeric parameter with each KPI over successful runs (any design)."""
     ok = runs[runs["status"] == "ok"]
     rows = []
     for parameter in spec.names:
-        x = pd.to_numeric(ok[parameter], errors="coerce") if ok[parameter].dtype != bool else ok[parameter].astype(float)
+        x = numeric_values(ok[parameter])
         for kpi in kpis:
             pair = pd.concat([x, ok[kpi]], axis=1).dropna()
             varies = len(pair) > 2 and pair.iloc[:, 0].nunique() > 1 and pair.iloc[:, 1].nunique() > 1

@@ -15,7 +15,9 @@ A sweep is read from TOML (:func:`load_spec`) or built in Python
     "relending.rate" = { values = [0.0100, 0.0125, 0.0150] }
     "relending.quota_rmb" = { low = 0.8e12, high = 1.6e12, levels = 3 }
 
-A list-valued parameter means "these values"; ``low``/``high`` mean "this range"
+A list-valued parameter means "these values" (``"relending.rate" = [0.01, 0.02]`` is
+short for ``{ values = [...] }``; a bare scalar holds the parameter at that value);
+``low``/``high`` mean "this range"
 (``levels`` evenly spaced values in a grid, sampled otherwise). Parameter keys
 are the dotted names of the scenario schema and are checked against it.
 """
@@ -27,7 +29,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from simulation.scenario.loader import ScenarioError, load_scenario, resolve_path
 from simulation.scenario.schema import Scenario
@@ -101,6 +103,15 @@ class SweepSpec(Strict):
     scale: float | None = Field(None, ge=1.0, le=10000.0, description="Real firms per firm agent (default: the scenario's run.scale).")
     parameters: dict[str, Parameter] = Field(description="Levers by dotted scenario key.")
     outputs: Outputs = Field(default_factory=Outputs)
+
+    @field_validator("parameters", mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        """A bare list means "these values", a bare scalar means "hold at this value" (as in Agents.jl paramscan)."""
+        if not isinstance(value, dict):
+            return value
+        return {key: {"values": v} if isinstance(v, list) else {"values": [v]} if not isinstance(v, (dict, Parameter)) else v
+                for key, v in value.items()}
 
     @model_validator(mode="after")
     def _design_fits(self) -> SweepSpec:

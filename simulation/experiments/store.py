@@ -93,7 +93,11 @@ def load_sweep(root: str | Path, table: str = RUNS) -> pd.DataFrame:
     read_manifest(root)
     if table not in (RUNS, SERIES):
         raise SweepError(f"table must be '{RUNS}' or '{SERIES}' (got {table!r})")
-    frame = read_parts(root / table)
+    return in_run_order(read_parts(root / table), table)
+
+
+def in_run_order(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Rows sorted by run (and quarter and region for time series), whatever order runs finished in."""
     if frame.empty:
         return frame
     keys = ["run_id"] + (["quarter", "region"] if table == SERIES else [])
@@ -219,8 +223,4 @@ class ResultStore:
             return load_sweep(self.root, table)
         parts = self.kept_rows if table == RUNS else self.kept_series
         parts = [p for p in parts if len(p)]
-        if not parts:
-            return pd.DataFrame()
-        frame = pd.concat(parts, ignore_index=True)
-        keys = ["run_id"] + (["quarter", "region"] if table == SERIES else [])
-        return frame.sort_values(keys, kind="stable").reset_index(drop=True)
+        return in_run_order(pd.concat(parts, ignore_index=True), table) if parts else pd.DataFrame()
