@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from simulation.experiments import SweepError, load_sweep, sweep
+from simulation.experiments.analyze import analyze
 from simulation.experiments.commands import main as command
 
 SMALL = {"quarters": 4, "scale": 2000}
@@ -74,6 +75,9 @@ def test_results_folder_has_parts_and_manifest(tmp_path):
     assert "git_commit" in manifest and manifest["runs_total"] == 8
     pd.testing.assert_frame_equal(load_sweep(out), runs)
     assert not list(out.rglob("*.tmp"))
+    drawn = {path.name for path in analyze(out, kpis=["relending_outstanding_rmb"])}
+    assert {"heatmap_relending_outstanding_rmb.png", "scatter_relending_outstanding_rmb.png", "fan_relending_outstanding_rmb.png",
+            "points.csv", "rank_correlations.parquet"} <= drawn
     with pytest.raises(SweepError, match="already holds sweep results; pass --resume"):
         sweep(GRID, executor="serial", out=out)
     with pytest.raises(SweepError, match="holds a different sweep"):
@@ -178,3 +182,26 @@ def test_process_pool_sweep_runs_in_a_jupyter_kernel(tmp_path):
     client = nbclient.NotebookClient(notebook, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
     client.execute()
     assert notebook.cells[1].outputs[0]["text"].strip() == "4"
+
+
+def test_a_killed_worker_ends_the_sweep_cleanly_and_resume_finishes_it(tmp_path):
+    import concurrent.futures as cf
+    import multiprocessing
+
+    spec = {**GRID, "outputs": {}, "seeds": 1, "parameters": {"relending.rate": {"low": 0.005, "high": 0.02, "levels": 16}}}
+    out = tmp_path / "out"
+    pool = cf.ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn"))
+
+    def kill_a_worker(done: int, failed: int, total: int) -> None:
+        if done == 2:
+            os.kill(next(iter(pool._processes)), signal.SIGKILL)  # as the out-of-memory killer would
+
+    try:
+        with pytest.raises(SweepError, match=r"the ProcessPoolExecutor executor failed \(BrokenProcessPool.*continue with --resume"):
+            sweep(spec, executor=pool, out=out, progress=kill_a_worker, flush_every=1)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["state"] == "interrupted" and manifest["status_counts"]["missing"] > 0
+    resumed = sweep(spec, executor="serial", out=out, resume=True)
+    assert list(resumed["run_id"]) == list(range(16)) and (resumed["status"] == "ok").all()

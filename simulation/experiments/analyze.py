@@ -4,8 +4,8 @@ Tables (CSV and Parquet): ``points`` (mean, sd and count of every KPI per design
 point), ``sobol_indices`` or ``morris_indices`` (every KPI; SALib),
 ``rank_correlations`` (Spearman, any design). Figures (PNG) for the chosen
 KPIs: Sobol tornado bars or Morris mu*/sigma charts, KPI-vs-parameter scatter
-with a trend line, and fan charts of time series across seeds when the sweep
-kept them.
+with a trend line, a heatmap over the first two varied parameters of a grid,
+and fan charts of time series across seeds when the sweep kept them.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from simulation.experiments import figures
-from simulation.experiments.sensitivity import indices_table, kpi_columns, rank_correlations
+from simulation.experiments.sensitivity import indices_table, kpi_columns, numeric_values, rank_correlations
 from simulation.experiments.spec import SweepError, SweepSpec
 from simulation.experiments.store import SERIES, atomic_write_bytes, load_sweep, read_manifest, write_parquet
 
@@ -84,14 +84,17 @@ def analyze(root: str | Path, kpis: list[str] | None = None, out: str | Path | N
                     notes.append(f"{kpi}: constant or undefined at some design point; no indices")
                     continue
                 written.append(figures.save(draw(table, kpi), target / f"{spec.design}_{kpi}.png"))
+    axes = [name for name in spec.names if numeric_values(runs[name]).nunique() > 1]
     for kpi in chosen:
         written.append(figures.save(figures.kpi_scatter(runs, spec.names, kpi), target / f"scatter_{kpi}.png"))
+        if spec.design == "grid" and len(axes) >= 2:
+            written.append(figures.save(figures.grid_heatmap(runs, axes[0], axes[1], kpi), target / f"heatmap_{kpi}.png"))
     series = load_sweep(root, SERIES)
     if not series.empty:
         for column in [c for c in (*chosen, *FAN_COLUMNS) if c in series.columns and pd.api.types.is_numeric_dtype(series[c])]:
             path = target / f"fan_{column}.png"
             if path not in written:
-                written.append(figures.save(figures.fan_chart(series, runs, column), path))
+                written.append(figures.save(figures.fan_chart(series, runs, column, parameters=spec.names), path))
     if notes:
         atomic_write_bytes(target / "notes.txt", ("\n".join(notes) + "\n").encode())
         written.append(target / "notes.txt")

@@ -83,7 +83,32 @@ def kpi_scatter(runs: pd.DataFrame, parameters: list[str], kpi: str) -> Figure:
     return figure
 
 
-def fan_chart(series: pd.DataFrame, runs: pd.DataFrame, column: str, region: str = "ALL") -> Figure:
+def grid_heatmap(runs: pd.DataFrame, x: str, y: str, kpi: str) -> Figure:
+    """Mean of ``kpi`` over seeds on a two-parameter grid (other parameters averaged over), values written in the cells."""
+    ok = runs[runs["status"] == "ok"]
+    table = ok.pivot_table(index=y, columns=x, values=kpi, aggfunc="mean").sort_index(ascending=False)
+    figure = Figure(figsize=(1.6 + 1.1 * table.shape[1], 1.4 + 0.6 * table.shape[0]))
+    ax = figure.subplots()
+    image = ax.imshow(table.to_numpy(dtype=float), cmap="viridis", aspect="auto")
+    ax.set_xticks(range(table.shape[1]), [f"{v:.4g}" for v in table.columns], rotation=45)
+    ax.set_yticks(range(table.shape[0]), [f"{v:.4g}" for v in table.index])
+    for (i, j), value in np.ndenumerate(table.to_numpy(dtype=float)):
+        ax.text(j, i, f"{value:.3g}", ha="center", va="center", fontsize=7, color="white")
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.set_title(f"{kpi} (mean over seeds)")
+    figure.colorbar(image, ax=ax)
+    return figure
+
+
+def point_label(runs: pd.DataFrame, point_id: int, parameters: list[str]) -> str:
+    """Short "rate=0.0125, quota_rmb=1.2e+12" label of a design point (last part of each dotted key)."""
+    row = runs.loc[runs["point_id"] == point_id].iloc[0]
+    return ", ".join(f"{name.rsplit('.', 1)[-1]}={row[name]:.3g}" if isinstance(row[name], float) else f"{name.rsplit('.', 1)[-1]}={row[name]}"
+                     for name in parameters)
+
+
+def fan_chart(series: pd.DataFrame, runs: pd.DataFrame, column: str, region: str = "ALL", parameters: list[str] | None = None) -> Figure:
     """Median and 10-90 % band of a quarterly column across seeds, for up to six design points spread over the
     design (or one band across all runs when each point has a single seed)."""
     data = series[series["region"] == region][["run_id", "quarter", column]].merge(runs[["run_id", "point_id"]], on="run_id")
@@ -103,7 +128,8 @@ def fan_chart(series: pd.DataFrame, runs: pd.DataFrame, column: str, region: str
         bands = group.groupby("t")[column].quantile([0.1, 0.5, 0.9]).unstack()
         color = f"C{index}"
         ax.fill_between(bands.index, bands[0.1], bands[0.9], alpha=0.2, color=color)
-        ax.plot(bands.index, bands[0.5], color=color, label=f"point {label}" if per_point else label)
+        name = (point_label(runs, label, parameters) if parameters else f"point {label}") if per_point else label
+        ax.plot(bands.index, bands[0.5], color=color, label=name)
     step = max(1, len(quarters) // 8)
     ax.set_xticks(range(0, len(quarters), step), quarters[::step], rotation=45)
     ax.set_ylabel(column)
