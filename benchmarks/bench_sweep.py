@@ -13,6 +13,9 @@ executor, and prints for each:
   result storage, idle tail), so overhead x runs / workers is the wall time lost;
   also shown without the one-off start-up.
 
+Peak resident memory of this process and of the largest worker process is
+printed last (compare --runs 100 with --runs 1000: it should not grow).
+
 The machine's 1-minute load average is printed: on a shared machine the model
 time per run (and so runs per minute) varies with what else is running.
 
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -95,6 +99,9 @@ def main() -> None:
             print(f"{executor:>8}: {row['wall_s']:7.1f} s wall  {row['runs_per_min']:7.1f} runs/min  model {row['model_s_per_run']:.3f} s/run  "
                   f"start-up {row['startup_s']:4.1f} s  overhead {row['overhead_ms_per_run']:6.1f} ms/run "
                   f"({row['steady_overhead_ms_per_run']:.1f} after start-up)  failed {row['failed']}  load {os.getloadavg()[0]:.1f}")
+    main_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    worker_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"peak resident memory: this process {main_mb:.0f} MB, largest finished worker process {worker_mb:.0f} MB")
     if "process" in figures:
         rate = figures["process"]["runs_per_min"]
         print(f"process pool: 1,000 runs would take ~{1000 / rate:.1f} min (target < 3 min)")
