@@ -186,7 +186,16 @@ def test_app_page_inputs_match_the_model_signature():
 
     from simulation.app import app
 
-    params = app.model_params("baseline", lever_defaults("baseline"))
-    assert set(params) <= set(inspect.signature(ClassroomEconomy.__init__).parameters)
-    solara_viz._check_model_params(ClassroomEconomy.__init__, params)  # what SolaraViz checks at start-up
+    choices = app.Choices("baseline", lever_defaults("baseline"))
+    params = app.model_params(choices)
+    assert set(params) <= set(inspect.signature(app.SessionEconomy.__init__).parameters)
+    solara_viz._check_model_params(app.SessionEconomy.__init__, params)  # what SolaraViz checks at start-up
     assert callable(app.Page) and len(app.COMPONENTS) == 8
+
+    # Reset rebuilds the model from the session's current choices (what SolaraViz does with these inputs).
+    choices.levers["relending_rate_pct"] = 0.75
+    rebuilt = app.SessionEconomy(choices, seed=4, scale=2000)
+    assert rebuilt.params.relending.rate == pytest.approx(0.0075) and rebuilt.seed == 4
+    choices.pick("relending_2025")
+    assert choices.levers == lever_defaults("relending_2025")
+    assert app.SessionEconomy(choices, scale=2000).scenario_name == "relending_2025"

@@ -154,6 +154,11 @@ def test_app_loads_and_a_lever_changes_the_charts(server, page):
     assert "quarter 2027Q1" in body_text(page)
     assert_no_error(page)
 
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "app.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+
     # A second visitor gets a fresh economy of their own (the model is made per session, not per server).
     other = page.context.new_page()
     other.goto(url)
@@ -163,10 +168,21 @@ def test_app_loads_and_a_lever_changes_the_charts(server, page):
     other.close()
     assert "quarter 2027Q1" in body_text(page)
 
-    ARTIFACTS.mkdir(exist_ok=True)
-    shot = ARTIFACTS / "app.png"
-    page.screenshot(path=str(shot), full_page=True)
-    assert shot.stat().st_size > 10_000
+    # Another scenario loads at once with its own lever values, and Reset keeps it.
+    page.locator(".v-select").first.click()
+    page.get_by_role("option", name="relending_2025").click()
+    wait_for(lambda: "Scenario relending_2025" in body_text(page) and "before the first quarter" in body_text(page))
+    wait_for(lambda: "Relending rate to banks (% a year): 1.5\n" in body_text(page) + "\n")
+    page.get_by_role("button", name="Reset").click()
+    page.get_by_role("button", name="Step").click()
+    wait_for(lambda: "Scenario relending_2025" in body_text(page) and "quarter 2026Q2" in body_text(page))
+
+    # Play runs quarter after quarter until paused.
+    page.get_by_role("button", name="▶").click()
+    wait_for(lambda: "quarter 2026Q4" in body_text(page))
+    page.get_by_role("button", name="❚❚").click()
+    assert_no_error(page)
+
     print(f"\n[app] server answered after {server_seconds:.1f} s; page with charts after {load_seconds:.1f} s; "
           f"first quarter {first_step_seconds:.2f} s; later quarters {', '.join(f'{s:.2f}' for s in render_seconds)} s "
           f"(Step pressed → all {N_CHARTS} charts redrawn); screenshot {shot}")

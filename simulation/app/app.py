@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
@@ -35,11 +36,36 @@ HELP = (
 # solara.Markdown is avoided: it loads KaTeX from a CDN, which the offline asset package lacks.
 
 
-def model_params(scenario: str, board: dict[str, Any]) -> dict[str, Any]:
-    """SolaraViz inputs: the scenario and the session's lever board (fixed), seed and scale (menus)."""
+@dataclass
+class Choices:
+    """One browser session's scenario and lever values, edited by the page and read when a model is built."""
+
+    scenario: str
+    levers: dict[str, Any] = field(default_factory=dict)
+
+    def pick(self, scenario: str) -> None:
+        """Switch to another scenario, with that scenario's own lever values."""
+        self.scenario = scenario
+        self.levers = dict(lever_defaults(scenario))
+
+
+class SessionEconomy(ClassroomEconomy):
+    """The model as SolaraViz rebuilds it on Reset: from the session's current choices, a seed and a scale.
+
+    Args:
+        choices: the session's scenario and lever values (read now, so edits made since the last Reset apply).
+        seed: seed of the model's random generators.
+        scale: real firms represented by one firm agent.
+    """
+
+    def __init__(self, choices: Choices, seed: int = DEFAULT_SEED, scale: int = DEFAULT_SCALE):
+        super().__init__(choices.scenario, seed=seed, scale=scale, levers=dict(choices.levers))
+
+
+def model_params(choices: Choices) -> dict[str, Any]:
+    """SolaraViz inputs: the session's choices (fixed: the same object, edited in place), seed and scale (menus)."""
     return {
-        "scenario_name": scenario,
-        "levers": board,
+        "choices": choices,
         "seed": {"type": "Select", "label": "Seed (random draws)", "value": DEFAULT_SEED, "values": SEEDS},
         "scale": {"type": "Select", "label": "Scale (real firms per agent)", "value": DEFAULT_SCALE, "values": list(SCALES)},
     }
@@ -67,19 +93,19 @@ def LeverInput(lever: Lever, value: Any, on_value: Callable[[Any], None], change
 
 
 @solara.component
-def LeverPanel(board: dict[str, Any], model: solara.Reactive[ClassroomEconomy]):
-    """Sliders and switches for every lever; edits go to ``board``, which the model reads on Reset."""
-    values, set_values = solara.use_state(dict(board))
+def LeverPanel(choices: Choices, model: solara.Reactive[ClassroomEconomy], scenario: str):
+    """Sliders and switches for every lever of ``scenario``; edits go to ``choices``, which the model reads on Reset."""
+    values, set_values = solara.use_state(dict(choices.levers))
     applied = model.value.lever_values
 
     def setter(key: str) -> Callable[[Any], None]:
         def set_value(value: Any) -> None:
-            board[key] = value
-            set_values({**board})
+            choices.levers[key] = value
+            set_values(dict(choices.levers))
         return set_value
 
     pending = [lever.key for lever in LEVERS if values[lever.key] != applied.get(lever.key)]
-    with solara.Card("Policy levers"):
+    with solara.Card("Policy levers", subtitle=f"starting from {scenario}"):
         if pending:
             solara.Warning(f"{len(pending)} change(s) marked * not applied yet: press Reset.", dense=True)
         else:
@@ -147,29 +173,36 @@ COMPONENTS = [
 
 @solara.component
 def Page():
-    """The app page; each browser session gets its own model and lever board."""
+    """The app page; each browser session gets its own model and choices."""
     initial = os.environ.get(SCENARIO_ENV, "baseline")
-    scenario = solara.use_reactive(initial)
-    name = scenario.value
-    board = solara.use_memo(lambda: dict(lever_defaults(name)), [name])
-    model = solara.use_memo(lambda: solara.reactive(ClassroomEconomy(name, levers=board)), [name])
+    choices = solara.use_memo(lambda: Choices(initial, dict(lever_defaults(initial))), [])
+    model = solara.use_memo(lambda: solara.reactive(SessionEconomy(choices)), [])
+    scenario = solara.use_reactive(choices.scenario)
+
+    def pick(name: str) -> None:
+        # A new scenario loads at once (keeping the running seed and scale); its levers replace the sliders' values.
+        choices.pick(name)
+        scenario.set(name)
+        model.set(SessionEconomy(choices, seed=model.value.seed, scale=int(model.value.scale)))
+
     with solara.Sidebar(), solara.Card("Scenario"):
-        solara.Select("Scenario", values=scenario_choices(initial), value=scenario)
+        solara.Select("Scenario", values=scenario_choices(initial), value=scenario.value, on_value=pick)
         solara.HTML(tag="div", unsafe_innerHTML=HELP)
-    # Keyed by scenario: another scenario remounts the viz with that scenario's model and levers.
-    SolaraViz(model, components=COMPONENTS, model_params=model_params(name, board), name=TITLE).key(f"viz-{name}")
-    LeverSidebar(board, model).key(f"levers-{name}")
+    SolaraViz(model, components=COMPONENTS, model_params=model_params(choices), name=TITLE)
+    LeverSidebar(choices, model, scenario.value)
 
 
 @solara.component
-def LeverSidebar(board: dict[str, Any], model: solara.Reactive[ClassroomEconomy], depth: int = 2):
+def LeverSidebar(choices: Choices, model: solara.Reactive[ClassroomEconomy], scenario: str, depth: int = 2):
     """The lever panel in the sidebar, below Mesa's controls.
 
     Solara orders sidebar content by how deep in the component tree it is declared;
     declaring the panel ``depth`` components deeper than the page puts it after SolaraViz's cards.
     """
     if depth > 1:
-        LeverSidebar(board, model, depth - 1)
+        LeverSidebar(choices, model, scenario, depth - 1)
         return
     with solara.Sidebar():
-        LeverPanel(board, model)
+        # A new scenario starts the panel afresh with that scenario's lever values. The scenario is also a
+        # prop: the sidebar only takes a new element when its props change, not its key alone.
+        LeverPanel(choices, model, scenario).key(f"levers-{scenario}")
