@@ -14,6 +14,7 @@ import platform
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -80,9 +81,15 @@ def manifest_for(spec: SweepSpec, scenario: Scenario, runs_total: int, points: i
     }
 
 
+def _hint(error: Exception) -> str:
+    if isinstance(error, BrokenProcessPool):
+        return "; a worker process died: killed, out of memory, or a script that calls sweep() outside `if __name__ == '__main__':`"
+    return ""
+
+
 def sweep(spec: str | Path | dict[str, Any] | SweepSpec, executor: Any = "process", workers: int | None = None,
           scheduler: str | None = None, out: str | Path | None = None, resume: bool = False,
-          progress: Progress | None = None, flush_every: int = 100, flush_seconds: float = 30.0) -> pd.DataFrame:
+          progress: Progress | bool | None = None, flush_every: int = 100, flush_seconds: float = 30.0) -> pd.DataFrame:
     """Run a sweep and return its results (one row per run, sorted by ``run_id``).
 
     Args:
@@ -93,13 +100,19 @@ def sweep(spec: str | Path | dict[str, Any] | SweepSpec, executor: Any = "proces
         scheduler: address of a Dask scheduler (``tcp://host:8786``); implies executor "dask".
         out: results folder (Parquet parts + manifest.json); None keeps results in memory only.
         resume: finish the missing runs of the sweep in ``out`` (starts it if ``out`` holds nothing yet).
-        progress: called as ``progress(done, failed, total)`` after every run.
+        progress: True for a progress bar (runs done, failed, rate, time left), or a function
+            called as ``progress(done, failed, total)`` after every run.
         flush_every: runs per Parquet part file; flush_seconds: longest wait between parts.
 
     Raises:
         SweepError: bad spec, or an ``out`` folder that does not fit (one-line message).
     """
     built, scenario = load_spec(spec)
+    bar = None
+    if progress is True:
+        from simulation.experiments.commands import ProgressBar
+
+        progress = bar = ProgressBar(True)
     if scheduler:
         executor = "dask"
     total = len(design_points(built)) * built.seeds
@@ -122,8 +135,10 @@ def sweep(spec: str | Path | dict[str, Any] | SweepSpec, executor: Any = "proces
                         progress(len(store.done_ids), store.counts.get("failed", 0), total)
             except Exception as error:  # runs catch their own errors: this is the executor itself (a worker killed, a lost cluster)
                 saved = f"finished runs are saved in {out}; continue with --resume" if out is not None else "no results folder was given"
-                raise SweepError(f"the {backend.name} executor failed ({one_line(error)}); {saved}") from error
+                raise SweepError(f"the {backend.name} executor failed ({one_line(error)}{_hint(error)}); {saved}") from error
             state = "complete"
         finally:
             store.close(state)
+            if bar is not None:
+                bar.close()
     return store.frame()
