@@ -21,7 +21,8 @@ SMALL = ["--scale", "1000", "--quarters", "4"]
 def innofin(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     """Run ``python -m simulation ARGS`` in ``cwd`` (not a terminal: no progress bar)."""
     env = {**os.environ, "PYTHONWARNINGS": "error"}
-    return subprocess.run([sys.executable, "-m", "simulation", *args], check=False, cwd=cwd, capture_output=True, text=True, timeout=600, env=env)
+    command = [sys.executable, "-m", "simulation", *args]
+    return subprocess.run(command, check=False, cwd=cwd, capture_output=True, text=True, timeout=600, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +107,8 @@ def test_compare_reports_paired_differences_with_intervals_and_charts(tmp_path):
     differences = pd.read_csv(out / "differences.csv")
     assert set(differences["scenario"]) == {"cheap"}
     assert {"mean_diff", "ci_low", "ci_high", "distinguishable"} <= set(differences.columns)
-    assert (differences["ci_low"] <= differences["mean_diff"] + 1e-9).all() and (differences["mean_diff"] <= differences["ci_high"] + 1e-9).all()
+    assert (differences["ci_low"] <= differences["mean_diff"] + 1e-9).all()
+    assert (differences["mean_diff"] <= differences["ci_high"] + 1e-9).all()
     assert set(differences["distinguishable"]) <= {"yes", "no", "n/a"}
     rate = differences.set_index("kpi").loc["avg_loan_rate"]
     assert rate["mean_diff"] < 0  # a free, larger facility lowers the average loan rate

@@ -57,7 +57,8 @@ def test_bad_input_gives_one_line_exit_2_and_writes_nothing(case, tmp_path):
     command = [sys.executable, "-m", "simulation", *args]
     if args[0] in {"run", "compare"}:
         command += ["--out", "out"]  # would be created if the input were accepted
-    result = subprocess.run(command, check=False, cwd=tmp_path, capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONWARNINGS": "error"})
+    env = {**os.environ, "PYTHONWARNINGS": "error"}
+    result = subprocess.run(command, check=False, cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
@@ -85,7 +86,8 @@ def test_errors_of_a_chain_name_the_file_that_has_the_problem(tmp_path):
 
 
 def test_a_chain_of_extends_applies_every_level_and_concatenates_schedules(tmp_path):
-    (tmp_path / "parent.toml").write_text(BASE + '[relending]\nrate = 0.01\n[[schedule]]\nquarter = "2027Q1"\nset = { "vc.ipo_window" = 0.5 }\n')
+    (tmp_path / "parent.toml").write_text(BASE + '[relending]\nrate = 0.01\n'
+                                          '[[schedule]]\nquarter = "2027Q1"\nset = { "vc.ipo_window" = 0.5 }\n')
     (tmp_path / "child.toml").write_text('extends = "parent.toml"\n[relending]\nquota_rmb = 5e11\n'
                                          '[[schedule]]\nquarter = "2028Q1"\nset = { "vc.ipo_window" = 1.0 }\n')
     scenario = load_scenario(tmp_path / "child.toml")

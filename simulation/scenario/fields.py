@@ -42,6 +42,16 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
 
 
 def allowed_values(info: FieldInfo) -> str:
+    """The allowed values of a field from its pydantic constraints, e.g. "0 <= x <= 1" (empty if unconstrained)."""
+    text = _constraint_text(info)
+    return f'{text} or "none"' if text and _allows_none(info.annotation) else text
+
+
+def _allows_none(annotation: Any) -> bool:
+    return annotation is type(None) or any(_allows_none(arg) for arg in get_args(annotation))
+
+
+def _constraint_text(info: FieldInfo) -> str:
     """The allowed values of a field from its pydantic constraints, e.g. "0 <= x <= 1"."""
     low = high = None
     low_op = high_op = "<="
@@ -74,7 +84,10 @@ def _all_metadata(info: FieldInfo) -> list[Any]:
         annotation = stack.pop()
         found.extend(getattr(annotation, "__metadata__", ()))
         stack.extend(get_args(annotation))
-    return [item for item in found if isinstance(item, annotated_types.BaseMetadata)]
+    flat: list[Any] = []
+    for item in found:
+        flat.extend(item.metadata if isinstance(item, FieldInfo) else [item])  # Field(ge=...) inside a nested Annotated
+    return [item for item in flat if isinstance(item, annotated_types.BaseMetadata)]
 
 
 def _literal_values(annotation: Any) -> list[Any]:

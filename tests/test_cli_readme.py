@@ -1,0 +1,42 @@
+"""The README stays true: its lever table is the generated one, its commands match CI and the CLI."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from simulation.cli import build_parser
+from simulation.scenario.levers import lever_table
+from simulation.scenario.loader import shipped_scenarios
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_lever_table_is_the_generated_one():
+    """If this fails, paste the output of `python -m simulation.scenario.levers` into README.md."""
+    start = README.index("<!-- lever table")
+    start = README.index("\n", start) + 1
+    end = README.index("<!-- end of lever table -->")
+    assert README[start:end] == lever_table()
+
+
+def test_test_command_matches_ci():
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    install = re.search(r'pip install --quiet -e "(\.\[[^\]]*\])"', ci).group(1)
+    assert f'pip install -e "{install}" && python -m pytest -q' in README
+    assert "python -m pytest -q" in ci
+    assert "pip install -e . && innofin run baseline" in README
+
+
+def test_every_shipped_scenario_is_listed_and_the_dashboard_picture_exists():
+    for name in shipped_scenarios():
+        if name != "baseline":
+            assert f"| `{name}` |" in README
+    assert "![" in README and (ROOT / "docs" / "dashboard.png").is_file()
+
+
+def test_every_subcommand_in_the_readme_exists():
+    commands = set(build_parser()._subparsers._group_actions[0].choices)
+    for command in re.findall(r"^\| `innofin (\w+)", README, flags=re.MULTILINE):
+        assert command in commands
