@@ -118,3 +118,20 @@ def test_compare_reports_paired_differences_with_intervals_and_charts(tmp_path):
     assert "distinguishable" in result.stdout
     manifest = json.loads((out / "manifest.json").read_text())
     assert len(manifest["replication_seeds"]) == 3
+
+
+def test_ctrl_c_during_compare_stops_the_workers_and_writes_nothing(tmp_path):
+    import signal
+    import time
+
+    process = subprocess.Popen([sys.executable, "-m", "simulation", "compare", "baseline", "relending_off", "--seeds", "4", "--jobs", "2",
+                                "--out", "cmp"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    time.sleep(6.0)  # workers are running 40-quarter runs by now
+    os.killpg(process.pid, signal.SIGINT)  # Ctrl-C in a terminal reaches the whole process group
+    started = time.perf_counter()
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert time.perf_counter() - started < 10, "workers were not stopped"
+    assert "Traceback" not in stderr and "interrupted" in stderr
+    assert list(tmp_path.iterdir()) == []

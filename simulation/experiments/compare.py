@@ -16,6 +16,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import math
 import os
+import signal
 import sys
 import time
 import warnings
@@ -149,6 +150,20 @@ def differences_table(kpis: pd.DataFrame, names: list[str], headline: tuple[Kpi,
     return pd.DataFrame(rows)
 
 
+def _ignore_interrupts() -> None:
+    """Worker processes leave Ctrl-C to the parent, which stops them (no traceback from every worker)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _terminate_workers(executor: cf.ProcessPoolExecutor) -> None:
+    terminate = getattr(executor, "terminate_workers", None)  # Python >= 3.14
+    if terminate is not None:
+        terminate()
+        return
+    for process in list((getattr(executor, "_processes", None) or {}).values()):
+        process.terminate()
+
+
 def _run_all(scenarios: dict[str, Scenario], seeds: list[int], jobs: int | None, progress: bool
              ) -> dict[tuple[str, int], tuple[dict[str, float], pd.DataFrame]]:
     tasks = [(name, seed) for name in scenarios for seed in seeds]
@@ -163,13 +178,19 @@ def _run_all(scenarios: dict[str, Scenario], seeds: list[int], jobs: int | None,
                 results[(name, seed)] = run_replication(scenarios[name], seed)
                 bar.update(1)
             return results
-        executor = cf.ProcessPoolExecutor(max_workers=workers)
+        executor = cf.ProcessPoolExecutor(max_workers=workers, initializer=_ignore_interrupts)
         try:
-            futures = {executor.submit(run_replication, scenarios[name], seed): (name, seed) for name, seed in tasks}
+            # Workers start on the first submit; they inherit "ignore Ctrl-C" from this window.
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+            try:
+                futures = {executor.submit(run_replication, scenarios[name], seed): (name, seed) for name, seed in tasks}
+            finally:
+                signal.signal(signal.SIGINT, previous)
             for future in cf.as_completed(futures):
                 results[futures[future]] = future.result()
                 bar.update(1)
-        except BaseException:
+        except BaseException:  # an error or Ctrl-C: stop the workers now, do not wait for their runs
+            _terminate_workers(executor)  # before shutdown(), which forgets the worker processes
             executor.shutdown(wait=False, cancel_futures=True)
             raise
         executor.shutdown()
