@@ -143,13 +143,15 @@ def cmd_app(args: argparse.Namespace) -> int:
     if port_in_use(args.host, port):
         print(f"innofin: error: --port {port}: already in use on {args.host}; choose another with --port", file=sys.stderr)
         return EXIT_BAD_INPUT
-    url = f"http://{args.host}:{port}/"
+    everywhere = args.host in ("0.0.0.0", "::", "")
+    url = f"http://{'127.0.0.1' if everywhere else args.host}:{port}/"
     server = start_server(args.scenario, args.host, port, log=None)
     # A polite kill (SIGTERM) stops the server too, like Ctrl-C.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
         seconds = wait_until_ready(url, server)
-        print(f"InnoFin app ({args.scenario}) is running at {url}  (ready in {seconds:.1f} s; Ctrl-C stops it)", flush=True)
+        also = f" (and at this machine's network address, port {port})" if everywhere else ""
+        print(f"InnoFin app ({args.scenario}) is running at {url}{also}  (ready in {seconds:.1f} s; Ctrl-C stops it)", flush=True)
         return server.wait()
     except RuntimeError as error:
         print(f"innofin: error: app: {error}", file=sys.stderr)
