@@ -32,8 +32,8 @@ from simulation.app.levers import DEFAULT_SCALE, ClassroomEconomy
 def figure_makers(model: ClassroomEconomy) -> dict[str, Callable]:
     """The page's figures as ``draw(snapshot, fig) -> Figure`` (the order of the page)."""
     return {
-        "firm agents": lambda s, f: charts.regions_view(s["firms"], model.region_names, model.scale, model.quarter_label, fig=f),
-        "money flows": lambda s, f: charts.money_flows(s["flows"], model.quarter_label, fig=f),
+        "firm agents": lambda s, f: charts.regions_view(s["firms"], model.region_names, model.scale, model.last_quarter, fig=f),
+        "money flows": lambda s, f: charts.money_flows(s["flows"], model.last_quarter, fig=f),
         "firms by stage": lambda s, f: charts.firms_by_stage(s["timeseries"], fig=f),
         "credit by channel": lambda s, f: charts.credit_by_channel(s["channels"], fig=f),
         "access and rate": lambda s, f: charts.access_and_rate(s["timeseries"], fig=f),

@@ -60,6 +60,7 @@ def test_snapshot_is_computed_once_per_quarter(model):
     assert model.snapshot() is first
     assert set(first) == {"timeseries", "channels", "firms", "flows"}
     assert len(first["firms"]) == len(model.population.alive_rows())
+    assert model.last_quarter == first["timeseries"]["quarter"].iloc[-1] == "2026Q3"
 
 
 def test_scenario_choices_list_the_shipped_scenarios_and_an_extra_file(tmp_path):
@@ -78,8 +79,8 @@ def _all_figures(model: ClassroomEconomy, figures: dict | None = None) -> dict[s
         "npl": charts.npl_ratio(snap["timeseries"], fig=figures.get("npl")),
         "vc": charts.vc_by_stage(snap["timeseries"], fig=figures.get("vc")),
         "fiscal": charts.fiscal_vs_private(snap["timeseries"], fig=figures.get("fiscal")),
-        "regions": charts.regions_view(snap["firms"], model.region_names, model.scale, model.quarter_label, fig=figures.get("regions")),
-        "flows": charts.money_flows(snap["flows"], model.quarter_label, fig=figures.get("flows")),
+        "regions": charts.regions_view(snap["firms"], model.region_names, model.scale, model.last_quarter, fig=figures.get("regions")),
+        "flows": charts.money_flows(snap["flows"], model.last_quarter, fig=figures.get("flows")),
     }
 
 

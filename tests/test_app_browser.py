@@ -127,7 +127,7 @@ def test_app_loads_and_a_lever_changes_the_charts(server, page):
 
     # One quarter of the baseline.
     baseline_q1, first_step_seconds = step_and_wait(page, hashes)
-    assert "quarter 2026Q2" in body_text(page)
+    assert "last quarter 2026Q1" in body_text(page)
 
     # Move the relending-rate slider to its lowest value: marked as pending until Reset.
     label = page.get_by_text("Relending rate to banks (% a year): 1.25")
@@ -151,7 +151,7 @@ def test_app_loads_and_a_lever_changes_the_charts(server, page):
     for _ in range(3):
         current, seconds = step_and_wait(page, current)
         render_seconds.append(seconds)
-    assert "quarter 2027Q1" in body_text(page)
+    assert "last quarter 2026Q4" in body_text(page)
     assert_no_error(page)
 
     ARTIFACTS.mkdir(exist_ok=True)
@@ -166,7 +166,7 @@ def test_app_loads_and_a_lever_changes_the_charts(server, page):
     wait_for(lambda: "before the first quarter" in body_text(other))
     assert "relending.rate" not in body_text(other)
     other.close()
-    assert "quarter 2027Q1" in body_text(page)
+    assert "last quarter 2026Q4" in body_text(page)
 
     # Another scenario loads at once with its own lever values, and Reset keeps it.
     page.locator(".v-select").first.click()
@@ -175,11 +175,11 @@ def test_app_loads_and_a_lever_changes_the_charts(server, page):
     wait_for(lambda: "Relending rate to banks (% a year): 1.5\n" in body_text(page) + "\n")
     page.get_by_role("button", name="Reset").click()
     page.get_by_role("button", name="Step").click()
-    wait_for(lambda: "Scenario relending_2025" in body_text(page) and "quarter 2026Q2" in body_text(page))
+    wait_for(lambda: "Scenario relending_2025" in body_text(page) and "last quarter 2026Q1" in body_text(page))
 
     # Play runs quarter after quarter until paused.
     page.get_by_role("button", name="▶").click()
-    wait_for(lambda: "quarter 2026Q4" in body_text(page))
+    wait_for(lambda: "last quarter 2026Q3" in body_text(page))
     page.get_by_role("button", name="❚❚").click()
     assert_no_error(page)
 

@@ -144,14 +144,19 @@ def _chart(name: str, draw: Callable[[ClassroomEconomy, Figure | None], Figure],
 @solara.component
 def Status(model: ClassroomEconomy, quarter: int):
     """The run in one line: scenario, seed, quarter, agents, and the levers moved away from the scenario."""
-    label = model.quarter_label if quarter else "before the first quarter"
+    label = f"<b>last quarter</b> {model.last_quarter}" if quarter else "before the first quarter"
     moved = ", ".join(f"{k} = {_shown(v)}" for k, v in model.lever_overrides.items() if k != "run.scale")
     agents = len(model.population.alive_rows())
     solara.HTML(tag="div", style={"font-size": "0.85rem", "padding": "0 8px"}, unsafe_innerHTML=(
-        f"<b>Scenario</b> {escape(model.scenario_name)} · <b>seed</b> {model.seed} · <b>quarter</b> {label} · "
+        f"<b>Scenario</b> {escape(model.scenario_name)} · <b>seed</b> {model.seed} · {label} · "
         f"<b>{agents:,} firm agents</b> (1 agent = {model.scale:g} real firms)<br>"
         f"<b>Levers changed from the scenario:</b> {escape(moved or 'none')}"
     ))
+
+
+def _state_label(model: ClassroomEconomy) -> str:
+    """When the firms' state was taken: at the end of the last quarter, or at the start of the run."""
+    return f"end of {model.last_quarter}" if model.quarter_index else f"start of {model.quarter_label}"
 
 
 def _ts(model: ClassroomEconomy):
@@ -159,9 +164,9 @@ def _ts(model: ClassroomEconomy):
 
 
 COMPONENTS = [
-    _chart("FirmAgents", lambda m, f: charts.regions_view(m.snapshot()["firms"], m.region_names, m.scale, m.quarter_label, fig=f),
+    _chart("FirmAgents", lambda m, f: charts.regions_view(m.snapshot()["firms"], m.region_names, m.scale, _state_label(m), fig=f),
            with_status=True),
-    _chart("MoneyFlows", lambda m, f: charts.money_flows(m.snapshot()["flows"], m.quarter_label if m.quarter_index else "", fig=f)),
+    _chart("MoneyFlows", lambda m, f: charts.money_flows(m.snapshot()["flows"], m.last_quarter, fig=f)),
     _chart("FirmsByStage", lambda m, f: charts.firms_by_stage(_ts(m), fig=f)),
     _chart("CreditByChannel", lambda m, f: charts.credit_by_channel(m.snapshot()["channels"], fig=f)),
     _chart("AccessAndRate", lambda m, f: charts.access_and_rate(_ts(m), fig=f)),

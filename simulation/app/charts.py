@@ -250,7 +250,7 @@ def regions_view(firms: pd.DataFrame, regions: Iterable[str] = ("BTH", "YRD", "G
         firms: ``model.firms_table()`` (one row per firm agent).
         regions: region names, one panel each.
         scale: real firms per agent, for the panel titles.
-        quarter: label of the current quarter, for the title.
+        quarter: when the state was taken (e.g. "end of 2027Q2"), for the title.
         fig: a figure drawn by this function before, to redraw (faster than a new one).
     """
     regions = list(regions)
@@ -278,7 +278,8 @@ def regions_view(firms: pd.DataFrame, regions: Iterable[str] = ("BTH", "YRD", "G
     axes[0].set_yticks(range(4), list(STAGES), fontsize=8)
     axes[0].set_ylim(-0.55, 3.55)
     per = f" (1 agent = {scale:g} firms)" if scale else ""
-    fig.suptitle(f"Firm agents {quarter}{per}: colour = stage, dot size = revenue".replace("  ", " "), fontsize=10)
+    when = f", {quarter}" if quarter else ""
+    fig.suptitle(f"Firm agents{when}{per}: colour = stage, dot size = revenue", fontsize=10)
     return fig
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from simulation.model import InnovationEconomy
 from simulation.scenario.loader import load_scenario, shipped_scenarios
-from simulation.scenario.schema import Scenario
+from simulation.scenario.schema import Scenario, quarter_label
 
 SCALES = (50, 100, 200, 500, 1000)
 """Real firms per firm agent offered in the app (50 is the research default; 200 keeps each quarter fast)."""
@@ -166,6 +166,11 @@ class ClassroomEconomy(InnovationEconomy):
         self.lever_overrides = overrides
         self.seed = int(seed)
         self._snapshot: tuple[int, dict] | None = None
+
+    @property
+    def last_quarter(self) -> str:
+        """Label of the last simulated quarter (``""`` before the first); tables and flows end there."""
+        return quarter_label(self.params.run.start_quarter, self.quarter_index - 1) if self.quarter_index else ""
 
     def snapshot(self) -> dict[str, Any]:
         """This quarter's tables for the charts, computed once per quarter.
