@@ -273,8 +273,11 @@ class InnovationEconomy(mesa.Model):
         capacity_ok = np.ones(n_banks, dtype=bool) if ignore_capacity else self.bank_capacity() > 0
         for b, bank in enumerate(self.banks):
             for r in range(len(self.region_names)):
-                if (bank.region is None or bank.region == r) and capacity_ok[b]:
+                if capacity_ok[b] and bank.region is None:
                     weights[r, b] = bank.market_share
+                elif capacity_ok[b] and bank.region == r:
+                    # a regional bank's national share is concentrated in its home region
+                    weights[r, b] = bank.market_share / max(self.region_firm_weights[r], 1e-9)
         totals = weights.sum(axis=1, keepdims=True)
         cdf = np.cumsum(np.divide(weights, totals, out=np.zeros_like(weights), where=totals > 0), axis=1)
         u = self.streams["banks"].random(len(region)) if rows is None else self.uniform("banks", rows)

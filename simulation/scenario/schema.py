@@ -140,7 +140,7 @@ class FirmSettings(Section):
         [0.045, 0.06, 0.08, 0.09],
         description="Highest effective annual loan rate a firm accepts, by stage (affordability; D).",
     )
-    working_capital_demand_quarterly: Share = Field(0.05, description="Probability per quarter that a firm with revenue but no loan seeks a working-capital line (D).")
+    working_capital_demand_quarterly: Share = Field(0.03, description="Probability per quarter that a firm with revenue but no loan seeks a working-capital line (D).")
     working_capital_quarters: float = Field(1.0, gt=0.0, le=8.0, description="Size of a working-capital request in quarters of revenue (D).")
     anchor_share_of_mature: Share = Field(0.35, description="Share of mature firms acting as supply-chain anchors (D).")
 
@@ -152,7 +152,7 @@ class BankSpec(Section):
     kind: Literal["large_state", "joint_stock", "city_rural", "policy_other"]
     market_share: Share = Field(description="Share of tech loans (§2.3, §9.2; B + D).")
     region: Annotated[str | None, BeforeValidator(_none_string_to_none)] = Field(None, description="Home region of a city/rural bank (lends only there); none = national.")
-    industry_research: Share = Field(0.5, description="Industry research capability: lowers screening noise (0-1).")
+    industry_research: Share = Field(0.5, description="Industry research capability and local soft information: lowers screening noise (0-1; D: large banks 0.5-0.7, city/rural banks 0.6 for local knowledge).")
 
 
 def _default_banks() -> list[BankSpec]:
@@ -161,13 +161,13 @@ def _default_banks() -> list[BankSpec]:
         BankSpec(name="CCB", kind="large_state", market_share=0.117, industry_research=0.7),
         BankSpec(name="ABC", kind="large_state", market_share=0.107, industry_research=0.6),
         BankSpec(name="BOC", kind="large_state", market_share=0.104, industry_research=0.6),
-        BankSpec(name="BOCOM", kind="large_state", market_share=0.045, industry_research=0.5),
-        BankSpec(name="PSBC", kind="large_state", market_share=0.035, industry_research=0.4),
+        BankSpec(name="BOCOM", kind="large_state", market_share=0.045, industry_research=0.55),
+        BankSpec(name="PSBC", kind="large_state", market_share=0.035, industry_research=0.5),
         BankSpec(name="Joint-stock banks", kind="joint_stock", market_share=0.20, industry_research=0.6),
-        BankSpec(name="BTH city & rural banks", kind="city_rural", market_share=0.052, region="BTH", industry_research=0.3),
-        BankSpec(name="YRD city & rural banks", kind="city_rural", market_share=0.098, region="YRD", industry_research=0.4),
-        BankSpec(name="GBA city & rural banks", kind="city_rural", market_share=0.050, region="GBA", industry_research=0.3),
-        BankSpec(name="Policy & other banks", kind="policy_other", market_share=0.056, industry_research=0.4),
+        BankSpec(name="BTH city & rural banks", kind="city_rural", market_share=0.052, region="BTH", industry_research=0.6),
+        BankSpec(name="YRD city & rural banks", kind="city_rural", market_share=0.098, region="YRD", industry_research=0.65),
+        BankSpec(name="GBA city & rural banks", kind="city_rural", market_share=0.050, region="GBA", industry_research=0.6),
+        BankSpec(name="Policy & other banks", kind="policy_other", market_share=0.056, industry_research=0.5),
     ]
 
 
@@ -178,12 +178,12 @@ class BankSettings(Section):
     initial_tech_loans_rmb: float = Field(3.63e12, ge=0.0, description="Tech-SME loan balance at the start (§2.1, A: 3.63 trn end-2025).")
     base_rate: RateAnnual = Field(0.030, description="1-year LPR (§9.2: 3.0 %, verify; range 2.5-3.45 %).")
     funding_cost: RateAnnual = Field(0.016, description="Marginal funding cost of term lending (D: above the 1.23 % average deposit cost of §2.4, B; range 1.1-1.8 %).")
-    operating_cost: RateAnnual = Field(0.006, description="Operating cost of an SME loan, per year of principal (D).")
+    operating_cost: RateAnnual = Field(0.005, description="Operating cost of an SME loan, per year of principal (D).")
     max_debt_to_revenue: float = Field(0.8, ge=0.0, le=10.0, description="Banks cap a firm's total unsecured debt at this multiple of annual revenue, on top of pledgeable collateral, IP and receivables (D; range 0.5-2).")
     capital_ratio_min: Share = Field(0.105, description="Minimum capital / risk-weighted tech loans (Basel III with buffers; A).")
     capital_ratio_initial: Share = Field(0.14, description="Initial capital / tech loans (D; large banks ~14-18 %).")
     capital_top_up_ratio: Share = Field(0.13, description="Parent banks inject capital to keep the tech book's capital ratio at least here (tech loans are a small part of their balance sheets; 0 = never; D).")
-    capital_charge: RateAnnual = Field(0.006, description="Cost of capital added to the loan rate (D).")
+    capital_charge: RateAnnual = Field(0.004, description="Cost of capital added to the loan rate (D).")
     max_expected_loss: RateAnnual = Field(0.035, description="Highest expected annual loss rate (PD × LGD after risk sharing) a bank accepts (D).")
     max_pd: Share = Field(0.10, description="Highest estimated annual PD a bank lends at, whatever the collateral (D; range 0.04-0.15).")
     lgd_unsecured: Share = Field(0.70, description="Loss given default, credit loan (§9.2, D; 50-90 %).")
