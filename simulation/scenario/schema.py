@@ -105,7 +105,7 @@ class FirmSettings(Section):
     initial_stage_shares: list[float] = Field([0.25, 0.30, 0.30, 0.15], description="Share of initial firms in seed/early/growth/mature (D; ~50 % under 5 years, §5.3).")
     quality_sigma: float = Field(1.0, gt=0.0, le=3.0, description="Dispersion of latent technology quality (standard normal scaled; D).")
     rd_to_revenue: float = Field(0.06, ge=0.0, le=1.0, description="R&D / revenue of revenue-earning firms (§9.1: median ~6 %, range 3-15 %).")
-    seed_rd_quarterly_rmb: float = Field(0.4e6, ge=0.0, description="Quarterly R&D budget of a seed-stage firm (D; range 0.3-1.5 m).")
+    seed_rd_quarterly_rmb: float = Field(0.3e6, ge=0.0, description="Quarterly R&D budget of a seed-stage firm (D; range 0.3-1.5 m).")
     opex_quarterly_rmb: list[float] = Field(
         [0.2e6, 1.2e6, 4.5e6, 12.0e6],
         description="Non-R&D operating cost per quarter by stage seed/early/growth/mature (production, market promotion; D).",
@@ -122,20 +122,24 @@ class FirmSettings(Section):
     )
     founder_cash_rmb: float = Field(5.0e6, ge=0.0, description="Founders' cash of an entering firm (D; range 0.5-5 m).")
     stage_up_quarterly: list[float] = Field(
-        [0.055, 0.045, 0.03],
+        [0.07, 0.045, 0.03],
         description="Base quarterly probability seed→early (breakthrough), early→growth (product-market fit), growth→mature (scaled; D, 4-7 years to mature, §5.3).",
     )
     patent_rate_quarterly: float = Field(0.09, ge=0.0, le=5.0, description="Expected patents per firm-quarter at average quality and R&D (D; ~7 per patenting firm, §5.1).")
     hazard_by_age_annual: list[float] = Field(
-        [0.016, 0.063, 0.095, 0.085, 0.085, 0.085, 0.085, 0.06],
-        description="Annual exit hazard by age year 1..8+ (SAIC 2013, §5.3, A).",
+        [0.016, 0.045, 0.065, 0.065, 0.085, 0.095, 0.10, 0.08],
+        description=(
+            "Annual non-financial exit hazard by age year 1..8+ (D from A): the SAIC 2013 profile (§5.3: 1.6, 6.3, 9.5, 8.5 ... 6 %) "
+            "lowered in years 2-4 and raised from year 6, so that together with the failures the model generates itself "
+            "(cash running out, loan default; concentrated in years 2-4) the total hazard by age matches 1.5 × SAIC (§9.1)."
+        ),
     )
     hazard_multiplier: float = Field(1.5, ge=0.5, le=4.0, description="Tech-startup multiplier on the hazard (§9.1, D assumption; range 1.0-3.0).")
     hazard_quality_beta: float = Field(1.3, ge=0.0, le=3.0, description="Log-hazard slope on latent quality (D): better firms fail less.")
     distress_hazard_factor: float = Field(2.0, ge=1.0, le=20.0, description="Hazard multiplier for firms with negative cash after financing (D).")
-    insolvency_quarters: int = Field(3, ge=1, le=12, description="A firm with negative cash (unpaid bills) for this many quarters in a row fails (D).")
-    runway_quarters: float = Field(4.0, gt=0.0, le=20.0, description="Firms whose cash covers fewer quarters of burn apply for funding (D).")
-    funding_need_quarters: float = Field(6.0, gt=0.0, le=20.0, description="A funding request covers this many quarters of net burn (D).")
+    insolvency_quarters: int = Field(4, ge=1, le=12, description="A firm with negative cash (unpaid bills) for this many quarters in a row fails (D).")
+    runway_quarters: float = Field(6.0, gt=0.0, le=20.0, description="Firms whose cash covers fewer quarters of burn apply for funding (D).")
+    funding_need_quarters: float = Field(8.0, gt=0.0, le=20.0, description="A funding request covers this many quarters of net burn (D).")
     max_loan_rate_by_stage: list[float] = Field(
         [0.045, 0.06, 0.08, 0.09],
         description="Highest effective annual loan rate a firm accepts, by stage (affordability; D).",
@@ -191,7 +195,7 @@ class BankSettings(Section):
     collateral_haircut: Share = Field(0.5, description="Collateral value counted per yuan of tangible assets (D).")
     loan_term_quarters: int = Field(4, ge=2, le=40, description="Term of new loans; interest quarterly, principal at maturity (1-year SME loans; relending requires ≥ 6 months, §1, A).")
     rollover_probability: Share = Field(0.6, description="Probability that a performing loan is rolled over at maturity (the firm keeps its credit line; D, range 0.5-0.9).")
-    default_after_quarters: int = Field(3, ge=1, le=12, description="Quarters in arrears after which a loan defaults and the firm fails (D; NPL from the first quarter overdue).")
+    default_after_quarters: int = Field(4, ge=1, le=12, description="Quarters in arrears after which a loan defaults and the firm fails (D; NPL from the first quarter overdue).")
     renewal_without_repayment: bool = Field(True, description="Loans of firms that pay their interest are renewed at maturity without repaying principal (无还本续贷; lever).")
     pd_prior_annual: list[float] = Field([0.10, 0.06, 0.05, 0.03], description="Bank's prior annual PD by stage before firm-specific signals (D).")
 
@@ -316,7 +320,7 @@ class VentureSettings(Section):
     fundraising_annual_rmb: PositiveRMB = Field(0.55e12, description="New commitments to funds investing in tech SMEs per year (§9.4: 0.55 trn deployed; D).")
     funds_per_region: int = Field(8, ge=1, le=200, description="Market VC fund agents per region at the start (D).")
     fund_life_years: int = Field(10, ge=3, le=30, description="Market fund life, 7+3 years (§4.3, A).")
-    deal_size_rmb: list[float] = Field([15e6, 40e6, 100e6, 250e6], description="Deal size seed/A/B/C+ (§4.1, D: 42 % first-round deals with ~9 % of 0.55 trn ≈ 15 m; ×0.5-×2).")
+    deal_size_rmb: list[float] = Field([15e6, 60e6, 160e6, 400e6], description="Deal size seed/A/B/C+ (§4.1, D: 42 % first-round deals with ~9 % of 0.55 trn ≈ 15 m; A-C+ at 2 × the §9.4 assumption of 30/80/200 m, the top of its ×0.5-×2 range, towards the ~75 m all-stage median and ~8,000 deals a year).")
     pre_money_multiple: list[float] = Field([3.0, 4.0, 4.5, 5.0], description="Pre-money valuation / deal size by stage (D).")
     stage_mix: list[float] = Field([0.10, 0.35, 0.35, 0.20], description="Share of a market fund's quarterly budget for seed/A/B/C+ rounds (§4.1, C: seed ≈ 9 % of capital).")
     follow_on_quarters: int = Field(6, ge=1, le=40, description="VC-backed early/growth firms seek a follow-on round this many quarters after the last (D; 18-24 months between rounds).")
