@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from simulation.agents.venture import FundKind
+from simulation.agents.venture import FundKind, irr_annual_each
 
 if TYPE_CHECKING:
     from simulation.model import InnovationEconomy
@@ -70,9 +70,9 @@ def headline_kpis(model: "InnovationEconomy") -> dict[str, float]:
         "early_financing_gap_share": float(total["financing_gap_rmb"].sum() / max(total["early_need_rmb"].sum(), 1.0)),
         "spillover_patents_per_year": per_year("spillover_patents"),
     }
-    tvpi = [f.tvpi for f in model.equity.funds if f.kind == FundKind.MARKET and f.paid_in_rmb > 0]
-    irr = [f.irr_annual for f in model.equity.funds if f.kind == FundKind.MARKET and f.paid_in_rmb > 0]
     market = [f for f in model.equity.funds if f.kind == FundKind.MARKET and f.paid_in_rmb > 0]
+    tvpi = [f.tvpi for f in market]
+    irr = irr_annual_each([f.irr_flows() for f in market])
     paid = sum(f.paid_in_rmb for f in market)
     kpis["fund_tvpi_pooled"] = float(sum(f.distributed_rmb + f.nav_rmb for f in market) / paid) if paid else float("nan")
     kpis["vc_exit_proceeds_per_year_rmb"] = per_year("vc_exit_proceeds_rmb")

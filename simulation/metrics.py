@@ -9,9 +9,10 @@ region ``ALL``, whose counts and amounts are the regions' sums).
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
+import pandas as pd
 
 from simulation.columns import Columns
 from simulation.markets.credit import CHANNELS
@@ -21,6 +22,43 @@ if TYPE_CHECKING:
 
 ALL_CHANNELS = (*CHANNELS, "vc_equity", "guidance_fund_equity", "rd_subsidy")
 EVENT_KINDS = ("loan", "round", "claim", "default", "exit_ipo", "exit_ma", "failure", "subsidy")
+
+
+class QuarterTable:
+    """Rows collected quarter by quarter, kept as column chunks; the DataFrame is built when asked for.
+
+    Each :meth:`append` adds one chunk of rows: a sequence (list or array) per
+    column. Keeping chunks instead of one dict per row keeps the per-quarter cost
+    and memory of collection low; :meth:`frame` concatenates the chunks.
+
+    Args:
+        columns: the column names, in table order.
+    """
+
+    def __init__(self, columns: Sequence[str]):
+        self.columns = tuple(columns)
+        self._chunks: list[tuple[Sequence[Any], ...]] = []
+        self.rows = 0
+
+    def append(self, *values: Sequence[Any]) -> None:
+        """Add a chunk of rows: one sequence per column (all of one length)."""
+        count = len(values[0])
+        if count:
+            self._chunks.append(values)
+            self.rows += count
+
+    def frame(self) -> pd.DataFrame:
+        """All rows so far as a DataFrame (an empty frame without columns before the first row)."""
+        if not self.rows:
+            return pd.DataFrame()
+        data = {}
+        for j, name in enumerate(self.columns):
+            parts = [chunk[j] for chunk in self._chunks]
+            if all(isinstance(part, np.ndarray) for part in parts):
+                data[name] = np.concatenate(parts)
+            else:
+                data[name] = [value for part in parts for value in (part.tolist() if isinstance(part, np.ndarray) else part)]
+        return pd.DataFrame(data)
 
 
 class QuarterAccumulator:

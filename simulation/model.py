@@ -16,8 +16,11 @@ One ``step()`` is one quarter, in this order (ODD "process overview"):
 
 from __future__ import annotations
 
+import gc
+import itertools
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import mesa
 import numpy as np
@@ -32,13 +35,31 @@ from simulation.markets import credit, insurance
 from simulation.markets.credit import CHANNELS, LoanBook
 from simulation.markets.equity import EquityMarket
 from simulation.markets.relending import RelendingFacility
-from simulation.metrics import ALL_CHANNELS, EVENT_KINDS, EventLog, QuarterAccumulator
+from simulation.metrics import ALL_CHANNELS, EVENT_KINDS, EventLog, QuarterAccumulator, QuarterTable
 from simulation.population import FirmPopulation
 from simulation.scenario.loader import load_scenario, with_changes
 from simulation.scenario.schema import Scenario, quarter_label, quarter_offset
 
 STREAMS = ("init", "entry", "operate", "patents", "stages", "projects", "supply_chain", "demand", "subsidy", "vc", "vc_size",
            "banks", "screening", "order", "hazard", "exits", "exit_values", "insurance", "claims", "rollover")
+# timeseries: flows accumulated during the quarter (per region, summed for ALL)
+FLOW_COLUMNS = ("entries", "exits_ipo", "exits_ma", "exits_failure", "rd_spending_rmb", "revenue_rmb", "patents_granted",
+                "breakthroughs", "new_loans_rmb", "loan_applications", "loans_granted", "vc_invested_rmb", "vc_deals",
+                "vc_invested_seed_rmb", "vc_invested_A_rmb", "vc_invested_B_rmb", "vc_invested_Cplus_rmb", "vc_exit_proceeds_rmb",
+                "insurance_premiums_rmb", "insurance_claims_rmb", "guarantee_payouts_rmb", "risk_pool_payouts_rmb",
+                "subsidies_rmb", "interest_subsidy_rmb", "fiscal_cost_rmb", "private_mobilised_rmb", "financing_gap_rmb",
+                "early_need_rmb", "applicants", "defaulted_rmb", "bank_losses_rmb", "relending_new_rmb",
+                "new_loans_early_rmb", "new_loans_growth_rmb")
+# columns summed over regions for ALL; the last three are only used for the ratios and stocks after them
+SUMMED_COLUMNS = ("firms_alive", "firms_seed", "firms_early", "firms_growth", "firms_mature", "firms_with_loans", *FLOW_COLUMNS,
+                  "tech_loan_balance_rmb", "npl", "relending_outstanding_rmb", "rate_x_amount")
+TIMESERIES_COLUMNS = (*SUMMED_COLUMNS[:-3], "access_rate", "approval_rate", "avg_loan_rate", "avg_eligible_loan_rate", "npl_ratio",
+                      "relending_outstanding_rmb", "spillover_patents", "private_per_public_yuan")
+BANK_VALUES = ("loans_rmb", "new_loans_rmb", "write_offs_rmb", "equity_rmb", "capital_ratio", "deposits_rmb", "relending_debt_rmb",
+               "stakes_cost_rmb")
+BANK_COLUMNS = (*BANK_VALUES[:-1], "linkage_stakes_rmb")
+FUND_VALUES = ("committed_rmb", "paid_in_rmb", "invested_rmb", "nav_rmb", "distributed_rmb", "deals", "tvpi")
+FLOW_TABLE_COLUMNS = ("source", "target", "kind", "amount_rmb")
 REGION_PARAMS = ("research_productivity", "rd_intensity", "transformation_capacity", "supply_chain_density", "vc_share", "export_demand")
 
 
@@ -67,6 +88,10 @@ class InnovationEconomy(mesa.Model):
         self.quarter_index = 0
         self.region_names = list(params.regions)
         self._compute_region_weights()
+        self._centers = np.array([r.is_center for r in params.regions.values()], dtype=bool)
+        self._non_center_weight = max(1e-9, sum(w for w, center in zip(self.region_firm_weights, self._centers) if not center))
+        self._region_labels = [*self.region_names, "ALL"]
+        self._channel_labels = [name for name in ALL_CHANNELS for _ in self._region_labels]
         self._schedule = self._build_schedule()
 
         self.population = FirmPopulation(capacity=int(params.firms.population_real / self.scale * 1.6) + 64)
@@ -79,11 +104,11 @@ class InnovationEconomy(mesa.Model):
         self.age_at_risk = np.zeros(16)  # firm-years at risk by completed age in years (15 = 15+)
         self.age_failures = np.zeros(16)
         self.firm_burn = np.zeros(0)
-        self.records: list[dict] = []
-        self.channel_records: list[dict] = []
-        self.bank_records: list[dict] = []
-        self.fund_records: list[dict] = []
-        self.flow_records: list[dict] = []
+        self._timeseries = QuarterTable(("quarter", "region", *TIMESERIES_COLUMNS))
+        self._channels = QuarterTable(("quarter", "region", "channel", "new_amount_rmb", "balance_rmb", "deals"))
+        self._banks = QuarterTable(("quarter", "bank", "kind", *BANK_COLUMNS))
+        self._funds = QuarterTable(("quarter", "fund", "kind", "region", "vintage", *FUND_VALUES, "irr_annual", "closed"))
+        self._flows = QuarterTable(("quarter", *FLOW_TABLE_COLUMNS))
         self.ledger_errors: list[float] = []
         self.last_flows: list[dict] = []
 
@@ -91,11 +116,12 @@ class InnovationEconomy(mesa.Model):
         self.relending = RelendingFacility(self)
         self.equity = EquityMarket(self)
         self.acc.reset()
-        rows = lifecycle.initial_population(self)
-        self.firm_burn = np.zeros(self.population._capacity)
-        insurance.take_up(self, rows)
-        self._initial_balance_sheets(rows)
-        self.equity.initial_funds()
+        with cyclic_gc_paused():
+            rows = lifecycle.initial_population(self)
+            self.firm_burn = np.zeros(self.population._capacity)
+            insurance.take_up(self, rows)
+            self._initial_balance_sheets(rows)
+            self.equity.initial_funds()
         self.spillover_boost = np.ones(len(self.region_names))
         self.acc.reset()
         self.running = True
@@ -244,18 +270,17 @@ class InnovationEconomy(mesa.Model):
 
     # ---------------------------------------------------------- agent plumbing
     def create_firm_agents(self, rows: np.ndarray) -> None:
-        for row in rows.tolist():
-            self._firm_agents[row] = TechFirm(self, row)
+        rows = rows.tolist()
+        self._firm_agents.update(zip(rows, TechFirm.create_many(self, rows)))
         if self.population._capacity > len(self.firm_burn):
             grown = np.zeros(self.population._capacity)
             grown[: len(self.firm_burn)] = self.firm_burn
             self.firm_burn = grown
 
     def remove_firm_agents(self, rows: np.ndarray) -> None:
-        for row in rows.tolist():
-            agent = self._firm_agents.pop(row, None)
-            if agent is not None:
-                agent.remove()
+        pop = self._firm_agents.pop
+        agents = [agent for agent in map(pop, rows.tolist(), itertools.repeat(None)) if agent is not None]
+        TechFirm.remove_many(self, agents)
 
     def firm_agent(self, row: int) -> TechFirm | None:
         """The live Mesa agent of population row ``row`` (None once it exited)."""
@@ -347,6 +372,10 @@ class InnovationEconomy(mesa.Model):
     # ------------------------------------------------------------------ step
     def step(self) -> None:
         """One quarter (see the module docstring for the order)."""
+        with cyclic_gc_paused():
+            self._step()
+
+    def _step(self) -> None:
         self.ledger.start_quarter()
         self.acc.reset()
         self.relending.used_this_quarter_rmb = 0.0
@@ -539,116 +568,114 @@ class InnovationEconomy(mesa.Model):
         pop = self.population
         acc = self.acc.values
         n_r = len(self.region_names)
-        alive = pop.column("alive")
-        region = pop.column("region")
-        stage = pop.column("stage")
         s = self.scale
-        rows_by = lambda mask: np.bincount(region[mask], minlength=n_r) * s  # noqa: E731
+        alive = pop.column("alive")
+        region = pop.column("region")[alive].astype(np.int64)
+        counts = np.bincount(region * 4 + pop.column("stage")[alive], minlength=4 * n_r).reshape(n_r, 4)
+        firms_alive = np.bincount(region, minlength=n_r) * s
+        with_loans = np.bincount(region[pop.column("debt")[alive] > 1.0], minlength=n_r) * s
         book = self.loans
         live = book.column("open")
-        lreg = book.column("region")[live]
+        lreg = book.column("region")[live].astype(np.int64)
         out = book.column("outstanding")[live]
         balance = np.bincount(lreg, weights=out * s, minlength=n_r)
         npl = np.bincount(lreg, weights=out * book.column("npl")[live] * s, minlength=n_r)
         relend = np.bincount(lreg, weights=book.column("refinanced")[live] * s, minlength=n_r)
-        with_loans = rows_by(alive & (pop.column("debt") > 1.0))
-        firms_alive = rows_by(alive)
-        center_patents = sum(acc["patents_granted"][r] for r, reg in enumerate(self.params.regions.values()) if reg.is_center)
-        n_center = sum(firms_alive[r] for r, reg in enumerate(self.params.regions.values()) if reg.is_center)
+        centers = self._centers
+        center_patents = sum(acc["patents_granted"][r] for r in range(n_r) if centers[r])
+        n_center = sum(firms_alive[r] for r in range(n_r) if centers[r])
         self._center_patents = center_patents / max(n_center, 1.0) / max(self.params.firms.patent_rate_quarterly, 1e-9)
-        channel_balance = np.zeros((len(ALL_CHANNELS), n_r))
-        if live.any():
-            np.add.at(channel_balance, (book.column("channel")[live], lreg), out * s)
+        n_c = len(ALL_CHANNELS)
+        channel_balance = np.bincount(book.column("channel")[live].astype(np.int64) * n_r + lreg, weights=out * s,
+                                      minlength=n_c * n_r).reshape(n_c, n_r)
         quarter = self.quarter_label
-        rows = []
-        for r in range(n_r + 1):
-            sel = slice(None) if r == n_r else r
 
-            def tot(x, sel=sel):
-                return float(np.sum(x[sel]))
+        # region values (rows: columns of the table, in order), then region ALL = the regions' sum
+        zero = np.zeros(n_r)
+        values = np.empty((len(SUMMED_COLUMNS), n_r))
+        values[0] = firms_alive
+        values[1:5] = counts.T * s
+        values[5] = with_loans
+        for j, key in enumerate(FLOW_COLUMNS, start=6):
+            values[j] = acc.get(key, zero)
+        values[len(SUMMED_COLUMNS) - 4] = balance
+        values[len(SUMMED_COLUMNS) - 3] = npl
+        values[len(SUMMED_COLUMNS) - 2] = relend
+        values[len(SUMMED_COLUMNS) - 1] = acc.get("rate_x_amount", zero)
+        table = np.empty((len(SUMMED_COLUMNS), n_r + 1))
+        table[:, :n_r] = values
+        table[:, n_r] = values.sum(axis=1)
+        col = dict(zip(SUMMED_COLUMNS, table))
+        eligible_amount = np.append(acc["eligible_amount"], acc["eligible_amount"].sum()) if "eligible_amount" in acc else np.zeros(n_r + 1)
+        eligible_rate = acc.get("eligible_rate_x_amount", zero)
+        eligible_rate = np.append(eligible_rate, eligible_rate.sum())
+        spill_rate = self.params.spillover.rate
+        spillover = np.append(np.where(centers, 0.0, spill_rate * center_patents * self.region_firm_weights / self._non_center_weight),
+                              spill_rate * center_patents)
+        nan = np.full(n_r + 1, np.nan)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            derived = (
+                np.where(col["firms_alive"] != 0, col["firms_with_loans"] / col["firms_alive"], 0.0),
+                np.where(col["loan_applications"] != 0, col["loans_granted"] / col["loan_applications"], nan),
+                np.where(col["new_loans_rmb"] != 0, col["rate_x_amount"] / col["new_loans_rmb"], nan),
+                np.where(eligible_amount != 0, eligible_rate / eligible_amount, nan),
+                np.where(col["tech_loan_balance_rmb"] != 0, col["npl"] / col["tech_loan_balance_rmb"], 0.0),
+                col["relending_outstanding_rmb"],
+                spillover,
+                np.where(col["fiscal_cost_rmb"] > 0, col["private_mobilised_rmb"] / col["fiscal_cost_rmb"], nan),
+            )
+        self._timeseries.append([quarter] * (n_r + 1), self._region_labels,
+                                *(table[j] for j in range(len(SUMMED_COLUMNS) - 3)), *derived)
 
-            rec = {
-                "quarter": quarter,
-                "region": "ALL" if r == n_r else self.region_names[r],
-                "firms_alive": tot(firms_alive),
-                "firms_seed": tot(rows_by(alive & (stage == 0))),
-                "firms_early": tot(rows_by(alive & (stage == 1))),
-                "firms_growth": tot(rows_by(alive & (stage == 2))),
-                "firms_mature": tot(rows_by(alive & (stage == 3))),
-                "firms_with_loans": tot(with_loans),
-            }
-            for key in ("entries", "exits_ipo", "exits_ma", "exits_failure", "rd_spending_rmb", "revenue_rmb", "patents_granted",
-                        "breakthroughs", "new_loans_rmb", "loan_applications", "loans_granted", "vc_invested_rmb", "vc_deals",
-                        "vc_invested_seed_rmb", "vc_invested_A_rmb", "vc_invested_B_rmb", "vc_invested_Cplus_rmb", "vc_exit_proceeds_rmb",
-                        "insurance_premiums_rmb", "insurance_claims_rmb", "guarantee_payouts_rmb", "risk_pool_payouts_rmb",
-                        "subsidies_rmb", "interest_subsidy_rmb", "fiscal_cost_rmb", "private_mobilised_rmb", "financing_gap_rmb",
-                        "early_need_rmb", "applicants", "defaulted_rmb", "bank_losses_rmb", "relending_new_rmb",
-                        "new_loans_early_rmb", "new_loans_growth_rmb"):
-                rec[key] = tot(acc[key]) if key in acc else 0.0
-            rec["tech_loan_balance_rmb"] = tot(balance)
-            rec["access_rate"] = rec["firms_with_loans"] / rec["firms_alive"] if rec["firms_alive"] else 0.0
-            rec["approval_rate"] = rec["loans_granted"] / rec["loan_applications"] if rec["loan_applications"] else float("nan")
-            rec["avg_loan_rate"] = tot(acc["rate_x_amount"]) / rec["new_loans_rmb"] if rec["new_loans_rmb"] else float("nan")
-            eligible = tot(acc["eligible_amount"]) if "eligible_amount" in acc else 0.0
-            rec["avg_eligible_loan_rate"] = tot(acc["eligible_rate_x_amount"]) / eligible if eligible else float("nan")
-            rec["npl_ratio"] = tot(npl) / rec["tech_loan_balance_rmb"] if rec["tech_loan_balance_rmb"] else 0.0
-            rec["relending_outstanding_rmb"] = tot(relend)
-            rec["spillover_patents"] = (self.params.spillover.rate * center_patents) if r == n_r else (
-                0.0 if self.params.regions[self.region_names[r]].is_center else self.params.spillover.rate * center_patents * self.region_firm_weights[r] / max(1e-9, sum(self.region_firm_weights[k] for k, reg in enumerate(self.params.regions.values()) if not reg.is_center)))
-            rec["private_per_public_yuan"] = rec["private_mobilised_rmb"] / rec["fiscal_cost_rmb"] if rec["fiscal_cost_rmb"] > 0 else float("nan")
-            rows.append(rec)
-        self.records.extend(rows)
-        for c, name in enumerate(ALL_CHANNELS):
-            for r in range(n_r + 1):
-                sel = slice(None) if r == n_r else r
-                self.channel_records.append({
-                    "quarter": quarter, "region": "ALL" if r == n_r else self.region_names[r], "channel": name,
-                    "new_amount_rmb": float(np.sum(self.acc.channel_new[c, sel])),
-                    "balance_rmb": float(np.sum(channel_balance[c, sel])) if c < len(CHANNELS) else 0.0,
-                    "deals": float(np.sum(self.acc.channel_deals[c, sel])),
-                })
-        for bank in self.banks:
-            self.bank_records.append({
-                "quarter": quarter, "bank": bank.name, "kind": bank.kind, "loans_rmb": bank.loans_rmb,
-                "new_loans_rmb": bank.new_loans_rmb, "write_offs_rmb": bank.write_offs_rmb, "equity_rmb": bank.equity_rmb,
-                "capital_ratio": bank.capital_ratio, "deposits_rmb": bank.deposits_rmb, "relending_debt_rmb": bank.relending_debt_rmb,
-                "linkage_stakes_rmb": bank.stakes_cost_rmb,
-            })
+        new = np.empty((n_c, n_r + 1))
+        new[:, :n_r] = self.acc.channel_new
+        new[:, n_r] = self.acc.channel_new.sum(axis=1)
+        deals = np.empty((n_c, n_r + 1))
+        deals[:, :n_r] = self.acc.channel_deals
+        deals[:, n_r] = self.acc.channel_deals.sum(axis=1)
+        bal = np.empty((n_c, n_r + 1))
+        bal[:, :n_r] = channel_balance
+        bal[:, n_r] = channel_balance.sum(axis=1)
+        self._channels.append([quarter] * (n_c * (n_r + 1)), self._region_labels * n_c, self._channel_labels,
+                              new.ravel(), bal.ravel(), deals.ravel())
+
+        banks = self.banks
+        self._banks.append([quarter] * len(banks), [b.name for b in banks], [b.kind for b in banks],
+                           *([getattr(b, name) for b in banks] for name in BANK_VALUES))
+        for bank in banks:
             bank.new_loans_rmb = 0.0
             bank.write_offs_rmb = 0.0
         reported = [f for f in self.equity.funds if not (f.closed and len(f.cashflows) > f.life_quarters + 1)]
         irrs = irr_many([f.irr_flows() for f in reported])
-        for fund, irr in zip(reported, irrs):
-            self.fund_records.append({
-                "quarter": quarter, "fund": fund.name, "kind": fund.kind.name.lower(),
-                "region": self.region_names[fund.region] if fund.region is not None else "national",
-                "vintage": quarter_label(self.params.run.start_quarter, fund.vintage), "committed_rmb": fund.committed_rmb,
-                "paid_in_rmb": fund.paid_in_rmb, "invested_rmb": fund.invested_rmb, "nav_rmb": fund.nav_rmb,
-                "distributed_rmb": fund.distributed_rmb, "deals": fund.deals, "tvpi": fund.tvpi, "irr_annual": float(irr),
-                "closed": fund.closed,
-            })
+        start = self.params.run.start_quarter
+        self._funds.append(
+            [quarter] * len(reported), [f.name for f in reported], [f.kind.name.lower() for f in reported],
+            [self.region_names[f.region] if f.region is not None else "national" for f in reported],
+            [quarter_label(start, f.vintage) for f in reported],
+            *([getattr(f, name) for f in reported] for name in FUND_VALUES), irrs.tolist(), [f.closed for f in reported],
+        )
         self.last_flows = self.ledger.flow_table()
-        for flow in self.last_flows:
-            self.flow_records.append({"quarter": quarter, **flow})
+        flows = self.last_flows
+        self._flows.append([quarter] * len(flows), *([flow[name] for flow in flows] for name in FLOW_TABLE_COLUMNS))
 
     # ------------------------------------------------------------------ tables
     def timeseries(self) -> pd.DataFrame:
         """One row per quarter and region (plus ``ALL``)."""
-        return pd.DataFrame(self.records)
+        return self._timeseries.frame()
 
     def channels(self) -> pd.DataFrame:
         """New amounts, balances and deals per quarter, region and financing channel."""
-        return pd.DataFrame(self.channel_records)
+        return self._channels.frame()
 
     def banks_table(self) -> pd.DataFrame:
-        return pd.DataFrame(self.bank_records)
+        return self._banks.frame()
 
     def funds_table(self) -> pd.DataFrame:
-        return pd.DataFrame(self.fund_records)
+        return self._funds.frame()
 
     def flows_table(self) -> pd.DataFrame:
         """Money flows by quarter between sectors (source, target, kind, amount_rmb)."""
-        return pd.DataFrame(self.flow_records)
+        return self._flows.frame()
 
     def events_table(self) -> pd.DataFrame:
         """One row per loan, round, claim, default, exit, failure and subsidy."""
@@ -702,6 +729,24 @@ class InnovationEconomy(mesa.Model):
         from simulation.kpis import headline_kpis
 
         return headline_kpis(self)
+
+
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for a block (restored afterwards if it was on).
+
+    A quarter allocates tens of thousands of objects (entering firm agents and
+    their registry entries), which makes the collector rescan every live agent
+    several times a quarter; the vectorised phases create no reference cycles,
+    so nothing is lost by collecting between quarters instead.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _vector_pick(cdf: np.ndarray, region: np.ndarray, u: np.ndarray) -> np.ndarray:

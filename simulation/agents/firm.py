@@ -10,9 +10,14 @@ model's phases (see ``docs/model.md``), not by per-agent ``step`` calls.
 
 from __future__ import annotations
 
+import itertools
+import weakref
+from collections import deque
 from enum import IntEnum
+from typing import Iterable
 
 import mesa
+from mesa.agent import AgentSet
 
 
 class Stage(IntEnum):
@@ -44,6 +49,50 @@ class TechFirm(mesa.Agent):
     def __init__(self, model: mesa.Model, row: int):
         super().__init__(model)
         self.row = int(row)
+
+    @classmethod
+    def create_many(cls, model: mesa.Model, rows: Iterable[int]) -> list["TechFirm"]:
+        """Agents for many population rows at once, registered with the model as ``TechFirm(model, row)`` would.
+
+        Entry creates thousands of firms a quarter. Where the model keeps Mesa 3's
+        registries (a dict of agents and weak-keyed :class:`~mesa.agent.AgentSet` s)
+        the agents are registered in bulk; otherwise one by one through Mesa.
+        """
+        rows = [int(row) for row in rows]
+        if not rows:
+            return []
+        first = cls(model, rows[0])  # the regular way; its attributes show what Mesa's constructor sets
+        if set(vars(first)) != _FIRM_ATTRIBUTES or not _bulk_registry(model, cls):
+            return [first, *(cls(model, row) for row in rows[1:])]
+        ids = mesa.Agent._ids[model]
+        new = object.__new__
+        agents = [first]
+        append = agents.append
+        for row in rows[1:]:
+            agent = new(cls)
+            agent.__dict__.update(model=model, unique_id=next(ids), pos=None, row=row)
+            append(agent)
+        rest = agents[1:]
+        model._agents.update(dict.fromkeys(rest))
+        for agent_set in (model._agents_by_type[cls], model._all_agents):
+            registry = agent_set._agents
+            registry.data.update(zip(map(weakref.ref, rest, itertools.repeat(registry._remove)), itertools.repeat(None)))
+        return agents
+
+    @classmethod
+    def remove_many(cls, model: mesa.Model, agents: list["TechFirm"]) -> None:
+        """Remove agents from the model, as ``agent.remove()`` for each would."""
+        if not _bulk_registry(model, cls):
+            for agent in agents:
+                agent.remove()
+            return
+        registered = model._agents
+        agents = [agent for agent in agents if agent in registered]  # ``agent.remove()`` ignores unregistered agents too
+        deque(map(registered.__delitem__, agents), maxlen=0)
+        for agent_set in (model._agents_by_type[cls], model._all_agents):
+            registry = agent_set._agents
+            registry._dirty_len = True
+            deque(map(registry.data.__delitem__, map(weakref.ref, agents)), maxlen=0)
 
     def _get(self, column: str):
         return self.model.population.column(column)[self.row]
@@ -96,3 +145,19 @@ class TechFirm(mesa.Agent):
         """This firm's financing and exit events (a DataFrame)."""
         events = self.model.events_table()
         return events[events["firm_id"] == self.row].reset_index(drop=True)
+
+
+def _bulk_registry(model: mesa.Model, cls: type) -> bool:
+    """Whether ``model`` keeps Mesa 3.x's agent registries that bulk registration fills directly."""
+    by_type = getattr(model, "_agents_by_type", None)
+    return (
+        type(getattr(model, "_agents", None)) is dict
+        and isinstance(by_type, dict)
+        and isinstance(by_type.get(cls), AgentSet)
+        and isinstance(getattr(model, "_all_agents", None), AgentSet)
+        and all(isinstance(getattr(s, "_agents", None), weakref.WeakKeyDictionary) for s in (by_type[cls], model._all_agents))
+        and isinstance(getattr(mesa.Agent, "_ids", None), dict)
+    )
+
+
+_FIRM_ATTRIBUTES = {"model", "unique_id", "pos", "row"}

@@ -51,6 +51,22 @@ def irr_many(flow_lists: list[list[float]]) -> np.ndarray:
     return np.where(defined, (1.0 + 0.5 * (low + high)) ** 4 - 1.0, np.nan)
 
 
+def irr_annual_each(flow_lists: list[list[float]]) -> list[float]:
+    """Annual IRR of each series, the same numbers as :func:`irr_quarterly_to_annual` one by one.
+
+    Series of equal length are solved together (no padding, so each result is
+    bit for bit the single-series one).
+    """
+    result = [float("nan")] * len(flow_lists)
+    by_length: dict[int, list[int]] = {}
+    for i, flows in enumerate(flow_lists):
+        by_length.setdefault(len(flows), []).append(i)
+    for members in by_length.values():
+        for i, irr in zip(members, irr_many([flow_lists[i] for i in members]).tolist()):
+            result[i] = irr
+    return result
+
+
 class VentureFund(mesa.Agent):
     """A closed-end fund: commitments called from LPs, rounds in firms, exits distributed.
 

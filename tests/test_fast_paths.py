@@ -1,0 +1,90 @@
+"""The model's fast paths give the same results as the plain ones they replace."""
+
+from __future__ import annotations
+
+import gc
+
+import mesa
+import numpy as np
+import pandas as pd
+import pytest
+
+from simulation import InnovationEconomy
+from simulation.agents import TechFirm, firm
+from simulation.agents.venture import irr_annual_each, irr_quarterly_to_annual
+from simulation.metrics import QuarterTable
+from simulation.model import cyclic_gc_paused
+
+
+def _registry(model: mesa.Model) -> tuple:
+    firms = model.agents_by_type[TechFirm]
+    return (len(model.agents), len(firms), sorted(a.unique_id for a in firms), sorted(a.row for a in firms),
+            all(a in model.agents for a in firms))
+
+
+@pytest.mark.parametrize("bulk", [True, False])
+def test_bulk_agent_registration_matches_one_by_one(bulk, monkeypatch):
+    if not bulk:
+        monkeypatch.setattr(firm, "_bulk_registry", lambda model, cls: False)
+    model = InnovationEconomy("baseline", rng=3, overrides={"run.scale": 2000.0})
+    before = len(model.agents_by_type[TechFirm])
+    last_id = max(a.unique_id for a in model.agents)
+    rows = np.arange(model.population.n, model.population.n + 50)
+    model.create_firm_agents(rows)
+    firms = model.agents_by_type[TechFirm]
+    assert len(firms) == before + 50
+    new = [model.firm_agent(r) for r in rows]
+    assert [a.unique_id for a in new] == list(range(last_id + 1, last_id + 51))
+    assert all(isinstance(a, TechFirm) and a.model is model and a.pos is None and a in firms for a in new)
+    new[0].remove()  # removed by hand first: bulk removal skips it like ``agent.remove()`` would
+    model.remove_firm_agents(rows)
+    assert len(model.agents_by_type[TechFirm]) == before
+    assert model.firm_agent(int(rows[0])) is None and new[1] not in model.agents
+
+
+def test_bulk_and_plain_registration_give_identical_runs(monkeypatch):
+    fast = InnovationEconomy("baseline", rng=5, overrides={"run.scale": 2000.0}).run(3)
+    monkeypatch.setattr(firm, "_bulk_registry", lambda model, cls: False)
+    plain = InnovationEconomy("baseline", rng=5, overrides={"run.scale": 2000.0}).run(3)
+    assert _registry(fast) == _registry(plain)
+    pd.testing.assert_frame_equal(fast.timeseries(), plain.timeseries())
+
+
+def test_quarter_table_builds_the_frame_of_its_chunks():
+    table = QuarterTable(("quarter", "name", "value", "count"))
+    assert table.frame().empty and list(table.frame().columns) == []
+    table.append(["2026Q1"] * 2, ["a", "b"], np.array([1.0, 2.0]), [1, 2])
+    table.append([], [], np.zeros(0), [])  # an empty chunk adds nothing
+    table.append(["2026Q2"], ["a"], np.array([3.5]), [4])
+    frame = table.frame()
+    expected = pd.DataFrame([{"quarter": "2026Q1", "name": "a", "value": 1.0, "count": 1},
+                             {"quarter": "2026Q1", "name": "b", "value": 2.0, "count": 2},
+                             {"quarter": "2026Q2", "name": "a", "value": 3.5, "count": 4}])
+    pd.testing.assert_frame_equal(frame, expected)
+
+
+def test_irr_of_many_series_equals_each_series_alone():
+    rng = np.random.default_rng(0)
+    series = [[-100.0, *rng.normal(5.0, 20.0, n).tolist(), 150.0] for n in (3, 7, 7, 12, 0, 3)] + [[-5.0], [1.0, 2.0]]
+    each = irr_annual_each(series)
+    alone = [irr_quarterly_to_annual(s) for s in series]
+    assert len(each) == len(series)
+    for got, want in zip(each, alone):
+        assert (np.isnan(got) and np.isnan(want)) or got == want
+
+
+def test_cyclic_gc_pause_restores_the_collector_state():
+    assert gc.isenabled()
+    with cyclic_gc_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), cyclic_gc_paused():
+        raise RuntimeError("boom")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with cyclic_gc_paused():
+            pass
+        assert not gc.isenabled()  # a collector switched off by the caller stays off
+    finally:
+        gc.enable()
