@@ -60,10 +60,10 @@ class Columns:
 
     def keep(self, mask: np.ndarray) -> None:
         """Drop the rows where ``mask`` is False (compaction; row indices change)."""
-        count = int(mask.sum())
-        for name, array in self._data.items():
-            array[:count] = array[: self.n][mask]
-        self.n = count
+        keep = np.flatnonzero(mask)
+        for array in self._data.values():
+            array[: len(keep)] = array[keep]
+        self.n = len(keep)
 
     def to_dict(self) -> dict[str, np.ndarray]:
         """Copies of all live columns."""

@@ -13,6 +13,7 @@ balance sheet identity.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -53,6 +54,7 @@ class Ledger:
         self._firm_cash = firm_cash
         self.scale = float(scale)
         self.accounts: list[Account] = []
+        self._sector_of: dict[int, str] = {self.FIRMS: "firms"}
         self.balance = np.zeros(0)
         self.flows = FlowRecord()
         self.gross_total = 0.0
@@ -63,15 +65,18 @@ class Ledger:
         """Open a cash account with zero balance; returns its id."""
         self.accounts.append(Account(name, sector, region))
         self.balance = np.append(self.balance, 0.0)
-        return len(self.accounts) - 1
+        account = len(self.accounts) - 1
+        self._sector_of[account] = sector
+        return account
 
     def sector(self, account: int) -> str:
-        return "firms" if account == self.FIRMS else self.accounts[account].sector
+        return self._sector_of[account]
 
     # -- transactions -----------------------------------------------------
     def _record(self, kind: str, src: int, dst: int, amount: float) -> None:
-        self.flows.by_kind[kind] += amount
-        self.flows.by_pair[(self.sector(src), self.sector(dst), kind)] += amount
+        flows = self.flows
+        flows.by_kind[kind] += amount
+        flows.by_pair[(self._sector_of[src], self._sector_of[dst], kind)] += amount
         self.gross_total += abs(amount)
         self.transactions += 1
 
@@ -79,10 +84,11 @@ class Ledger:
         """Move ``amount`` RMB from account ``src`` to account ``dst``."""
         if amount == 0.0:
             return
-        if not np.isfinite(amount):
+        if not math.isfinite(amount):
             raise ValueError(f"non-finite transfer {kind}: {amount}")
-        self.balance[src] -= amount
-        self.balance[dst] += amount
+        balance = self.balance
+        balance[src] -= amount
+        balance[dst] += amount
         self._record(kind, src, dst, amount)
 
     def firms_pay(self, firms: np.ndarray, per_firm: np.ndarray, dst: int | np.ndarray, kind: str) -> float:

@@ -53,7 +53,7 @@ class QuarterTable:
             return pd.DataFrame()
         data = {}
         for j, name in enumerate(self.columns):
-            parts = [chunk[j] for chunk in self._chunks]
+            parts = [chunk[j]() if callable(chunk[j]) else chunk[j] for chunk in self._chunks]
             if all(isinstance(part, np.ndarray) for part in parts):
                 data[name] = np.concatenate(parts)
             else:

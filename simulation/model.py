@@ -535,8 +535,8 @@ class InnovationEconomy(mesa.Model):
                 back = min(cash - target, bank.deposits_rmb)
                 ledger.transfer(bank.account, self.households, back, "deposit_outflow")
                 bank.deposits_rmb -= back
-        if self.loans.n > 2 * max(1, int(self.loans.column("open").sum())):
-            self.loans.compact()
+        if self.loans.n > 1.25 * max(1, int(np.count_nonzero(self.loans.column("open")))):
+            self.loans.compact()  # closed loans are dropped once they are a fifth of the book (row order is kept)
         self.equity.mark_and_close()
         self.ledger_errors.append(self.check_stock_flow())
 
@@ -646,13 +646,11 @@ class InnovationEconomy(mesa.Model):
             bank.new_loans_rmb = 0.0
             bank.write_offs_rmb = 0.0
         reported = [f for f in self.equity.funds if not (f.closed and len(f.cashflows) > f.life_quarters + 1)]
-        irrs = irr_many([f.irr_flows() for f in reported])
-        start = self.params.run.start_quarter
         self._funds.append(
             [quarter] * len(reported), [f.name for f in reported], [f.kind.name.lower() for f in reported],
             [self.region_names[f.region] if f.region is not None else "national" for f in reported],
-            [quarter_label(start, f.vintage) for f in reported],
-            *([getattr(f, name) for f in reported] for name in FUND_VALUES), irrs.tolist(), [f.closed for f in reported],
+            [f.vintage_label for f in reported],
+            *([getattr(f, name) for f in reported] for name in FUND_VALUES), _QuarterIrrs(reported), [f.closed for f in reported],
         )
         self.last_flows = self.ledger.flow_table()
         flows = self.last_flows
@@ -729,6 +727,27 @@ class InnovationEconomy(mesa.Model):
         from simulation.kpis import headline_kpis
 
         return headline_kpis(self)
+
+
+class _QuarterIrrs:
+    """The funds' annual IRRs at one quarter, solved when the funds table is built (not every quarter).
+
+    Keeps what :meth:`VentureFund.irr_flows` would return now: the length of the
+    (append-only) quarterly cash-flow list and the terminal value; solving all of
+    one quarter's funds together gives the numbers a solve at collection would.
+    """
+
+    def __init__(self, funds: list):
+        self.funds = funds
+        self.lengths = [len(f.cashflows) for f in funds]
+        self.terminal = [f.irr_flows()[-1] for f in funds]
+
+    def __len__(self) -> int:
+        return len(self.funds)
+
+    def __call__(self) -> list[float]:
+        flows = [[*f.cashflows[:n], last] for f, n, last in zip(self.funds, self.lengths, self.terminal)]
+        return irr_many(flows).tolist()
 
 
 @contextmanager

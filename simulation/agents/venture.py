@@ -7,6 +7,8 @@ from enum import IntEnum
 import mesa
 import numpy as np
 
+from simulation.scenario.schema import quarter_label
+
 
 class FundKind(IntEnum):
     MARKET = 0
@@ -101,6 +103,14 @@ class VentureFund(mesa.Agent):
         self.cashflows: list[float] = []  # quarterly net LP flows (−calls, +distributions)
         self._flow_this_quarter = 0.0
         self.closed = False
+
+    @property
+    def vintage_label(self) -> str:
+        """The vintage as a quarter label (e.g. ``2026Q1``)."""
+        label = self.__dict__.get("_vintage_label")
+        if label is None:
+            label = self._vintage_label = quarter_label(self.model.params.run.start_quarter, self.vintage)
+        return label
 
     @property
     def dry_powder_rmb(self) -> float:

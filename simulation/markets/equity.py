@@ -143,29 +143,33 @@ class EquityMarket:
         region = pop.column("region")[cand]
         size = np.asarray(vc.deal_size_rmb)[round_idx] * np.exp(0.5 * model.normal("vc_size", cand))
         pre = size * np.asarray(vc.pre_money_multiple)[round_idx] * np.exp(0.4 * signal)
-        deals: list[tuple[VentureFund, int, float, int, bool]] = []
+        investing = [f for f in self.funds if f.index in budgets]
+        deals: list[tuple[np.ndarray, ...]] = []
         for r in range(len(model.region_names)):
+            market = [f for f in investing if f.kind == FundKind.MARKET and f.region == r]
+            guidance = [f for f in investing if f.kind != FundKind.MARKET and f.region == r]
             for k in range(4):
                 group = np.flatnonzero((region == r) & (round_idx == k))
                 if len(group):
                     group = group[np.argsort(-signal[group], kind="stable")]
-                    self._match_group(group, k, r, signal, size, cand, budgets, deals, raised, eligible)
-        self._book_deals(deals, pre_by_firm=dict(zip(cand.tolist(), pre.tolist())))
+                    self._match_group(group, k, market, guidance, signal, size, cand, budgets, deals, raised, eligible)
+        pre_of = np.empty(pop.n)
+        pre_of[cand] = pre
+        self._book_deals(deals, pre_of)
         return raised
 
-    def _match_group(self, group, k, r, signal, size, cand, budgets, deals, raised, eligible) -> None:
+    def _match_group(self, group, k, market, guidance, signal, size, cand, budgets, deals, raised, eligible) -> None:
         """Rounds of one region and round type, best signals first, within the funds' budgets.
 
-        Market funds lead rounds of firms above ``vc.min_signal`` while their pooled
-        budget lasts; guidance funds co-invest a share of each round, and alone back
-        seed/early firms just below the threshold (patient capital). Each round goes
-        to the fund whose slice of the pooled budget its position falls in.
+        Market funds (``market``) lead rounds of firms above ``vc.min_signal`` while their
+        pooled budget lasts; guidance funds (``guidance``) co-invest a share of each round,
+        and alone back seed/early firms just below the threshold (patient capital). Each
+        round goes to the fund whose slice of the pooled budget its position falls in.
+        Appends the deals as arrays (fund index, firm row, amount, round, with guidance).
         """
         model = self.model
         vc, g = model.params.vc, model.params.guidance
         scale = model.scale
-        market = [f for f in self.funds if f.index in budgets and f.kind == FundKind.MARKET and f.region == r]
-        guidance = [f for f in self.funds if f.index in budgets and f.kind != FundKind.MARKET and f.region == r]
         market_room = np.array([budgets[f.index][k] for f in market]) / scale
         guidance_room = np.array([budgets[f.index][k] for f in guidance]) / scale
         amount = size[group]
@@ -182,6 +186,7 @@ class EquityMarket:
             # guidance-only rounds for seed/early firms the market does not fund
             want = np.where(~m_funded, np.minimum(amount, g.max_deal_rmb), 0.0)
             g_alone = _fill(want, guidance_room.sum() - g_co.sum())
+        with_guidance = (g_co > 0) | (g_alone > 0)
         for funds, room, part in ((market, market_room, m_part), (guidance, guidance_room, g_co + g_alone)):
             hit = np.flatnonzero(part > 0)
             if len(hit) == 0:
@@ -189,37 +194,37 @@ class EquityMarket:
             edges = np.cumsum(room)
             position = np.cumsum(part[hit]) - 0.5 * part[hit]
             owner = np.minimum(np.searchsorted(edges, position, side="right"), len(funds) - 1)
-            for j, o in zip(hit.tolist(), owner.tolist()):
-                fund = funds[o]
-                budgets[fund.index][k] -= part[j] * scale
-                deals.append((fund, int(cand[group[j]]), float(part[j]), k, bool(g_co[j] > 0 or g_alone[j] > 0)))
+            index = np.array([f.index for f in funds], dtype=np.int64)[owner]
+            deals.append((index, cand[group[hit]].astype(np.int64), part[hit], np.full(len(hit), k, dtype=np.int64), with_guidance[hit]))
         raised[eligible[group]] = m_part + g_co + g_alone
 
-    def _book_deals(self, deals, pre_by_firm) -> None:
-        """Book the quarter's rounds: capital calls, payments, dilution, stakes and metrics (batched per fund)."""
+    def _book_deals(self, deals: list[tuple[np.ndarray, ...]], pre_of: np.ndarray) -> None:
+        """Book the quarter's rounds: capital calls, payments, dilution, stakes and metrics (batched per fund).
+
+        ``pre_of``: pre-money valuation by population row (read for the firms with deals).
+        """
         if not deals:
             return
         model = self.model
         pop = model.population
         scale = model.scale
-        fund_of = np.array([d[0].index for d in deals])
-        deal_firm = np.array([d[1] for d in deals], dtype=np.int64)
-        deal_amount = np.array([d[2] for d in deals])
-        deal_round = np.array([d[3] for d in deals])
-        with_guidance = np.array([d[4] for d in deals])
+        fund_of, deal_firm, deal_amount, deal_round, with_guidance = (np.concatenate(column) for column in zip(*deals))
         firms, inverse = np.unique(deal_firm, return_inverse=True)
         totals = np.bincount(inverse, weights=deal_amount)
-        pre = np.array([pre_by_firm[f] for f in firms.tolist()])
+        pre = pre_of[firms]
         post = pre + totals
         self._dilute(firms, pre / post)
-        for index in np.unique(fund_of):
-            fund = self.funds[int(index)]
-            mine = fund_of == index
-            self._call(fund, float(deal_amount[mine].sum()) * scale)
-            model.ledger.pay_firms(fund.account, deal_firm[mine], deal_amount[mine], "vc_investment")
-            fund.invested_rmb += float(deal_amount[mine].sum()) * scale
-            fund.deals += int(mine.sum())
-        is_market = np.array([self.funds[int(i)].kind == FundKind.MARKET for i in fund_of])
+        by_fund = np.argsort(fund_of, kind="stable")
+        fund_ids, starts, counts = np.unique(fund_of[by_fund], return_index=True, return_counts=True)
+        for index, start, count in zip(fund_ids.tolist(), starts.tolist(), counts.tolist()):
+            fund = self.funds[index]
+            mine = by_fund[start : start + count]  # this fund's deals in booking order
+            amounts = deal_amount[mine]
+            self._call(fund, float(amounts.sum()) * scale)
+            model.ledger.pay_firms(fund.account, deal_firm[mine], amounts, "vc_investment")
+            fund.invested_rmb += float(amounts.sum()) * scale
+            fund.deals += count
+        is_market = np.array([f.kind == FundKind.MARKET for f in self.funds])[fund_of]
         for channel, mask in (("vc_equity", is_market), ("guidance_fund_equity", ~is_market)):
             if mask.any():
                 model.acc.add_channel_name(channel, deal_firm[mask], deal_amount[mask])
@@ -228,11 +233,11 @@ class EquityMarket:
             if mask.any():
                 model.acc.add_money(f"vc_invested_{name.replace('+', 'plus')}_rmb", deal_firm[mask], deal_amount[mask])
         # private money mobilised by guidance funds: co-investing market funds and private LPs of guidance funds
-        public_share = np.array([getattr(self.funds[int(i)], "public_share", 0.0) for i in fund_of])
+        public_share = np.array([getattr(f, "public_share", 0.0) for f in self.funds])[fund_of]
         mobilised = np.where(is_market, deal_amount, deal_amount * (1.0 - public_share)) * with_guidance
         if mobilised.any():
             model.acc.add_money("private_mobilised_rmb", deal_firm, mobilised)
-        self.stakes.append(len(deals), holder_kind=HOLDER_FUND, holder=fund_of, firm=deal_firm,
+        self.stakes.append(len(deal_firm), holder_kind=HOLDER_FUND, holder=fund_of, firm=deal_firm,
                            share=deal_amount / post[inverse], cost=deal_amount, open=True)
         pop.column("post_money")[firms] = post
         pop.column("rounds")[firms] += 1
