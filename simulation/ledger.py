@@ -120,7 +120,7 @@ class Ledger:
         return total
 
     def _credit_counterparties(self, other: int | np.ndarray, per_firm: np.ndarray, kind: str, outgoing: bool) -> float:
-        amounts = np.broadcast_to(np.asarray(per_firm, dtype=float), np.shape(per_firm)) * self.scale
+        amounts = np.asarray(per_firm, dtype=float) * self.scale
         sign = 1.0 if outgoing else -1.0
         if np.ndim(other) == 0:
             total = float(amounts.sum())
@@ -159,7 +159,8 @@ class Ledger:
 
 def _add_to_firms(cash: np.ndarray, firms: np.ndarray, amounts: np.ndarray) -> None:
     """``cash[firms] += amounts`` where ``firms`` may repeat (several loans of one firm)."""
-    amounts = np.broadcast_to(amounts, np.shape(firms))
+    if amounts.shape != np.shape(firms):
+        amounts = np.broadcast_to(amounts, np.shape(firms))
     if len(firms) < 256:
         np.add.at(cash, firms, amounts)
     else:

@@ -79,7 +79,11 @@ class QuarterAccumulator:
 
     def _by_region(self, rows: np.ndarray, weights) -> np.ndarray:
         region = self.model.population.column("region")[rows]
-        return np.bincount(region, weights=np.broadcast_to(np.asarray(weights, dtype=float), region.shape), minlength=self.n_regions)
+        if np.ndim(weights) == 0:
+            if weights == 1.0:  # a count: summing ones is exact, so the plain count is the same number
+                return np.bincount(region, minlength=self.n_regions).astype(float)
+            weights = np.full(region.shape, weights, dtype=float)
+        return np.bincount(region, weights=weights, minlength=self.n_regions)
 
     def add(self, name: str, rows: np.ndarray, per_agent) -> None:
         """Add a count (per agent, × scale) by the agents' regions."""

@@ -315,7 +315,10 @@ class InnovationEconomy(mesa.Model):
         return np.array([b.lending_capacity_rmb(ratio) for b in self.banks])
 
     def bank_add(self, attribute: str, banks: np.ndarray, amounts_rmb: np.ndarray) -> None:
-        per_bank = np.bincount(banks, weights=np.broadcast_to(amounts_rmb, np.shape(banks)), minlength=len(self.banks))
+        amounts_rmb = np.asarray(amounts_rmb, dtype=float)
+        if amounts_rmb.shape != banks.shape:
+            amounts_rmb = np.broadcast_to(amounts_rmb, banks.shape)
+        per_bank = np.bincount(banks, weights=amounts_rmb, minlength=len(self.banks))
         for b in np.flatnonzero(per_bank):
             setattr(self.banks[b], attribute, getattr(self.banks[b], attribute) + float(per_bank[b]))
 
@@ -740,7 +743,7 @@ class _QuarterIrrs:
     def __init__(self, funds: list):
         self.funds = funds
         self.lengths = [len(f.cashflows) for f in funds]
-        self.terminal = [f.irr_flows()[-1] for f in funds]
+        self.terminal = [f.terminal_flow_rmb() for f in funds]
 
     def __len__(self) -> int:
         return len(self.funds)

@@ -11,7 +11,7 @@ import pytest
 
 from simulation import InnovationEconomy
 from simulation.agents import TechFirm, firm
-from simulation.agents.venture import irr_annual_each, irr_quarterly_to_annual
+from simulation.agents.venture import irr_annual_each, irr_many, irr_quarterly_to_annual
 from simulation.metrics import QuarterTable
 from simulation.model import cyclic_gc_paused
 
@@ -65,11 +65,18 @@ def test_quarter_table_builds_the_frame_of_its_chunks():
 
 def test_irr_of_many_series_equals_each_series_alone():
     rng = np.random.default_rng(0)
-    series = [[-100.0, *rng.normal(5.0, 20.0, n).tolist(), 150.0] for n in (3, 7, 7, 12, 0, 3)] + [[-5.0], [1.0, 2.0]]
+    lengths = [3, 7, 7, 12, 0, 3, *rng.integers(0, 150, 40).tolist()]
+    series = [[-100.0, *(rng.normal(5.0, 20.0, n) * 10 ** rng.uniform(-3, 3, n)).tolist(), 150.0] for n in lengths]
+    series += [[-5.0], [1.0, 2.0], []]
     each = irr_annual_each(series)
     alone = [irr_quarterly_to_annual(s) for s in series]
     assert len(each) == len(series)
     for got, want in zip(each, alone):
+        assert (np.isnan(got) and np.isnan(want)) or got == want
+    padded = irr_many(series)  # one batch padded to the longest series, like the funds table
+    longest = max(len(s) for s in series)
+    for got, flows in zip(padded.tolist(), series):
+        want = irr_quarterly_to_annual([*flows, *[0.0] * (longest - len(flows))])
         assert (np.isnan(got) and np.isnan(want)) or got == want
 
 

@@ -25,19 +25,46 @@ def irr_many(flow_lists: list[list[float]]) -> np.ndarray:
     """Annual IRRs of several quarterly cash-flow series at once (NaN where undefined).
 
     Bisection on the net present value between −99 % and +200 % per quarter; a
-    pay-in-first profile has one sign change, so the root is unique.
+    pay-in-first profile has one sign change, so the root is unique. The series
+    are padded with zeros to the longest one.
     """
+    longest = max((len(f) for f in flow_lists), default=0)
+    return _bisect_irr(flow_lists, [longest] * len(flow_lists))
+
+
+def irr_annual_each(flow_lists: list[list[float]]) -> list[float]:
+    """Annual IRR of each series, the same numbers as :func:`irr_quarterly_to_annual` one by one.
+
+    All series are solved together, but each net present value is summed over its
+    own series only (no padding), so each result is bit for bit the single-series one.
+    """
+    return _bisect_irr(flow_lists, [len(f) for f in flow_lists]).tolist()
+
+
+def _bisect_irr(flow_lists: list[list[float]], summed: list[int]) -> np.ndarray:
+    """IRRs by bisection where the NPV of series ``i`` sums its first ``summed[i]`` discounted flows."""
     if not flow_lists:
         return np.zeros(0)
-    length = max(len(f) for f in flow_lists)
-    flows = np.zeros((len(flow_lists), length))
-    for i, f in enumerate(flow_lists):
+    order = np.argsort(summed, kind="stable")  # series summed over equal lengths form contiguous blocks
+    lists = [flow_lists[i] for i in order.tolist()]
+    sums = np.asarray(summed)[order]
+    length = max(len(f) for f in lists)
+    flows = np.zeros((len(lists), length))
+    for i, f in enumerate(lists):
         flows[i, : len(f)] = f
     times = np.arange(length)
-    defined = (flows < 0).any(axis=1) & (flows > 0).any(axis=1) & (np.array([len(f) for f in flow_lists]) >= 2)
+    defined = (flows < 0).any(axis=1) & (flows > 0).any(axis=1) & (np.array([len(f) for f in lists]) >= 2)
+    lengths, starts = np.unique(sums, return_index=True)
+    blocks = list(zip(starts.tolist(), [*starts[1:].tolist(), len(lists)], lengths.tolist()))
 
     def npv(rate: np.ndarray) -> np.ndarray:
-        return (flows / (1.0 + rate[:, None]) ** times).sum(axis=1)
+        terms = flows / (1.0 + rate[:, None]) ** times
+        if len(blocks) == 1 and blocks[0][2] == length:
+            return terms.sum(axis=1)
+        out = np.empty(len(rate))
+        for start, end, n in blocks:
+            out[start:end] = terms[start:end, :n].sum(axis=1)
+        return out
 
     low = np.full(len(flows), -0.99)
     high = np.full(len(flows), 2.0)
@@ -50,22 +77,8 @@ def irr_many(flow_lists: list[list[float]]) -> np.ndarray:
         low = np.where(same, mid, low)
         f_low = np.where(same, f_mid, f_low)
         high = np.where(same, high, mid)
-    return np.where(defined, (1.0 + 0.5 * (low + high)) ** 4 - 1.0, np.nan)
-
-
-def irr_annual_each(flow_lists: list[list[float]]) -> list[float]:
-    """Annual IRR of each series, the same numbers as :func:`irr_quarterly_to_annual` one by one.
-
-    Series of equal length are solved together (no padding, so each result is
-    bit for bit the single-series one).
-    """
-    result = [float("nan")] * len(flow_lists)
-    by_length: dict[int, list[int]] = {}
-    for i, flows in enumerate(flow_lists):
-        by_length.setdefault(len(flows), []).append(i)
-    for members in by_length.values():
-        for i, irr in zip(members, irr_many([flow_lists[i] for i in members]).tolist()):
-            result[i] = irr
+    result = np.empty(len(lists))
+    result[order] = np.where(defined, (1.0 + 0.5 * (low + high)) ** 4 - 1.0, np.nan)
     return result
 
 
@@ -125,7 +138,11 @@ class VentureFund(mesa.Agent):
 
     def irr_flows(self) -> list[float]:
         """LP cash flows so far with the current NAV as a terminal value."""
-        return [*self.cashflows, self._flow_this_quarter + self.nav_rmb]
+        return [*self.cashflows, self.terminal_flow_rmb()]
+
+    def terminal_flow_rmb(self) -> float:
+        """This quarter's LP flow plus the current NAV: the last value of :meth:`irr_flows`."""
+        return self._flow_this_quarter + self.nav_rmb
 
     @property
     def irr_annual(self) -> float:

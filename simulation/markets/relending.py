@@ -29,8 +29,8 @@ class RelendingFacility:
         return max(0.0, self.model.params.relending.quota_rmb - self.outstanding_rmb)
 
     def allocate(self, wanted_per_firm: np.ndarray, wants: np.ndarray, first: np.ndarray,
-                 order_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Refinancing per loan (per real firm) in the order of ``order_key``, within the quota.
+                 order_key: np.ndarray | None = None, order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Refinancing per loan (per real firm) in the order of ``order_key`` (or the given ``order``), within the quota.
 
         Firms' first loans draw on the earmarked sub-quota, then on the general part;
         other loans on the general part only. Returns the amounts and a mask of
@@ -42,7 +42,8 @@ class RelendingFacility:
         from_earmark = np.zeros(len(wanted_per_firm), dtype=bool)
         earmark_room = max(0.0, p.quota_rmb * p.first_loan_earmark - self.first_loan_outstanding_rmb)
         general_room = max(0.0, p.quota_rmb * (1 - p.first_loan_earmark) - (self.outstanding_rmb - self.first_loan_outstanding_rmb))
-        order = np.argsort(order_key, kind="stable")
+        if order is None:
+            order = np.argsort(order_key, kind="stable")
         firsts = order[(wants & first)[order]]
         fits = firsts[np.cumsum(wanted_per_firm[firsts]) * scale <= earmark_room]
         result[fits] = wanted_per_firm[fits]
