@@ -44,6 +44,17 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 # ---------------------------------------------------------------- helpers shared by subcommands
+def seed_value(text: str) -> int:
+    """An argparse type for seeds: a whole number >= 0 (what numpy's generators accept)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {value}")
+    return value
+
+
 def parse_sets(items: Sequence[str] | None) -> dict[str, Any]:
     """``["relending.rate=0.01", ...]`` → ``{"relending.rate": 0.01}`` (values read as TOML)."""
     overrides: dict[str, Any] = {}
@@ -136,6 +147,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from simulation.experiments.compare import compare_scenarios
 
     overrides = run_overrides(args)
+    if len(args.scenarios) < 2:
+        raise UsageError(f"compare needs at least two scenarios (got {args.scenarios[0]!r}); the first is the reference, "
+                         "e.g. innofin compare baseline relending_off")
     scenarios = {}
     for name in args.scenarios:
         label = scenario_label(name)
@@ -208,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Run one scenario and write a results folder (tables, summary, dashboard, report).")
     run.add_argument("scenario", nargs="?", default="baseline", metavar="SCENARIO",
                      help="a shipped scenario name (see 'innofin list') or a .toml path (default: baseline)")
-    run.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
+    run.add_argument("--seed", type=seed_value, default=0, metavar="N", help="random seed, a whole number >= 0 (default 0)")
     _add_run_options(run)
     run.add_argument("--out", metavar="DIR", help="results folder to create (default: runs/<scenario>-<timestamp>)")
     run.set_defaults(func=cmd_run)
@@ -217,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
                              description="Run each scenario with the same seeds and report paired differences against the first.")
     compare.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="two or more scenarios; the first is the reference")
     compare.add_argument("--seeds", type=int, default=10, metavar="R", help="replications per scenario (default 10)")
-    compare.add_argument("--seed", type=int, default=0, metavar="N", help="base seed the replication seeds are drawn from (default 0)")
+    compare.add_argument("--seed", type=seed_value, default=0, metavar="N", help="base seed the replication seeds are drawn from (default 0)")
     _add_run_options(compare)
     compare.add_argument("--jobs", type=int, default=None, metavar="J", help="worker processes (default: number of CPUs; 1 = no pool)")
     compare.add_argument("--out", metavar="DIR", help="results folder to create (default: runs/compare-<A>-vs-<B>-<timestamp>)")

@@ -45,6 +45,27 @@ CASES = {
     "bad argument": ({}, ["run", "--seed", "x"], ["--seed", "invalid int value: 'x'"]),
     "unknown command": ({}, ["rn"], ["invalid choice: 'rn'", "'run'"]),
     "compare bad seeds": ({}, ["compare", "baseline", "relending_off", "--seeds", "0"], ["--seeds 0", "at least 1"]),
+    "optional cap out of range": ({"s.toml": BASE + "[relending]\nloan_rate_cap = 5.0\n"}, ["run", "s.toml"],
+                                  ["s.toml", "relending.loan_rate_cap", "got 5.0", 'allowed: 0 <= x <= 0.5 or "none"']),
+    "optional cap of the wrong type": ({"s.toml": BASE + '[relending]\nloan_rate_cap = "low"\n'}, ["validate", "s.toml"],
+                                       ["relending.loan_rate_cap", "got 'low'", 'or "none"']),
+    "scheduled quarter after the run": ({"s.toml": BASE + '[run]\nquarters = 8\n[[schedule]]\nquarter = "2099Q1"\n'
+                                                   'set = { "relending.rate" = 0.01 }\n'}, ["run", "s.toml"],
+                                        ["s.toml", "schedule[0].quarter", "2099Q1 is after the end of the run", "allowed: 2026Q1 to 2027Q4"]),
+    "scheduled quarter before the run": ({"s.toml": BASE + '[[schedule]]\nquarter = "2020Q1"\nset = { "relending.rate" = 0.01 }\n'},
+                                         ["validate", "s.toml"], ["s.toml", "schedule[0].quarter", "2020Q1 is before the start", "allowed: 2026Q1 to"]),
+    "misspelt region": ({"s.toml": BASE + '[regions.GAB]\ncenter_scope = "cities"\n'}, ["run", "s.toml"],
+                        ["s.toml", "regions.GAB", "unknown region", "did you mean 'GBA'", "firm_share"]),
+    "misspelt region in --set": ({}, ["run", "--set", "regions.GAB.center_scope=cities"], ["override", "regions.GAB", "did you mean 'GBA'"]),
+    "infinite amount": ({"s.toml": BASE + "[relending]\nquota_rmb = inf\n"}, ["run", "s.toml"],
+                        ["s.toml", "relending.quota_rmb", "finite number", "got inf", "allowed: x >= 0"]),
+    "infinite scheduled amount": ({"s.toml": BASE + '[[schedule]]\nquarter = "2027Q1"\nset = { "relending.quota_rmb" = inf }\n'},
+                                  ["validate", "s.toml"], ["schedule[0] (2027Q1): relending.quota_rmb", "finite number"]),
+    "--set on a whole table": ({}, ["run", "--set", "relending=0.01"], ["override", "relending", "table of parameters", "allowed keys: quota_rmb, rate"]),
+    "negative seed": ({}, ["run", "--seed", "-1"], ["--seed", ">= 0", "-1"]),
+    "compare with one scenario": ({}, ["compare", "baseline", "--seeds", "2"], ["at least two scenarios"]),
+    "output folder that cannot be made": ({"file": "not a folder"}, ["run", "--scale", "2000", "--quarters", "1", "--out", "file/out"],
+                                          ["file/out", "cannot create the results folder"]),
 }
 
 
@@ -55,7 +76,7 @@ def test_bad_input_gives_one_line_exit_2_and_writes_nothing(case, tmp_path):
         (tmp_path / name).write_text(text)
     before = sorted(p.name for p in tmp_path.iterdir())
     command = [sys.executable, "-m", "simulation", *args]
-    if args[0] in {"run", "compare"}:
+    if args[0] in {"run", "compare"} and "--out" not in args:
         command += ["--out", "out"]  # would be created if the input were accepted
     env = {**os.environ, "PYTHONWARNINGS": "error"}
     result = subprocess.run(command, check=False, cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
@@ -120,3 +141,24 @@ def test_paths_to_shipped_files_are_found_from_any_directory(tmp_path, monkeypat
     monkeypatch.chdir(tmp_path)
     assert load_scenario("relending_off").relending.quota_rmb == 0
     assert load_scenario(Path("relending_2025.toml")).relending.rate == 0.015
+
+
+def test_a_file_without_extends_changes_the_schema_defaults_and_is_named_after_itself(tmp_path):
+    (tmp_path / "mine.toml").write_text('[regions.GBA]\ncenter_scope = "cities"\n')
+    scenario = load_scenario(tmp_path / "mine.toml")
+    assert scenario.name == "mine"
+    assert sorted(scenario.regions) == ["BTH", "GBA", "YRD"]  # the other regions are kept, not dropped
+    assert scenario.regions["GBA"].center_scope == "cities" and scenario.regions["BTH"].center_scope == "regions"
+
+
+def test_a_new_region_with_its_size_is_accepted(tmp_path):
+    (tmp_path / "roc.toml").write_text(BASE + "[regions.ROC]\nfirm_share = 0.2\nis_center = false\n")
+    assert sorted(load_scenario(tmp_path / "roc.toml").regions) == ["BTH", "GBA", "ROC", "YRD"]
+    assert "ROC" in load_scenario("baseline", {"regions.ROC.firm_share": 0.1}).regions
+
+
+def test_a_shorter_run_keeps_inherited_schedules_valid(tmp_path):
+    """Only a file's own scheduled changes must fall inside its run; quick runs of shipped scenarios stay possible."""
+    (tmp_path / "quick.toml").write_text('extends = "relending_expansion"\n[run]\nquarters = 4\n')
+    assert load_scenario(tmp_path / "quick.toml").run.quarters == 4
+    assert load_scenario("relending_expansion", {"run.quarters": 2}).run.quarters == 2

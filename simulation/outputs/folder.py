@@ -35,9 +35,12 @@ def atomic_folder(out_dir: str | Path) -> Iterator[Path]:
     """
     out_dir = Path(out_dir)
     check_target(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_dir.parent / f".{out_dir.name}.partial-{uuid.uuid4().hex[:12]}"
-    tmp.mkdir()
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp.mkdir()
+    except OSError as error:  # name the folder asked for, not the hidden temporary one
+        raise OSError(error.errno, f"cannot create the results folder ({error.strerror})", str(out_dir)) from None
     try:
         yield tmp
         check_target(out_dir)

@@ -84,7 +84,10 @@ def _all_metadata(info: FieldInfo) -> list[Any]:
         annotation = stack.pop()
         found.extend(getattr(annotation, "__metadata__", ()))
         stack.extend(get_args(annotation))
-    return [item for item in found if isinstance(item, annotated_types.BaseMetadata)]
+    flat: list[Any] = []
+    for item in found:
+        flat.extend(item.metadata if isinstance(item, FieldInfo) else [item])  # Field(ge=...) inside a nested Annotated
+    return [item for item in flat if isinstance(item, annotated_types.BaseMetadata)]
 
 
 def _literal_values(annotation: Any) -> list[Any]:

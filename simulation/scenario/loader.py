@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import math
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from simulation.scenario.fields import allowed_values, field_at
-from simulation.scenario.schema import Scenario
+from simulation.scenario.schema import RunSettings, Scenario, parse_quarter, quarter_label, quarter_offset
 
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 
@@ -74,26 +75,72 @@ def deep_merge(base: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_chain(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """The raw mapping of a scenario with its ``extends`` chain merged in (cycles refused)."""
+    """The raw mapping of a scenario with its ``extends`` chain merged in (cycles refused).
+
+    A file without ``extends`` changes the schema defaults. Each file's own scheduled changes must fall
+    inside its run, and a region it adds must say how large it is (``firm_share``): a misspelt region
+    name would otherwise silently add a fourth region.
+    """
     if path in seen:
         cycle = " -> ".join(p.name for p in (*seen, path))
         raise ScenarioError(f"{seen[-1]}: extends: cycle of scenarios ({cycle})")
     data = _read_toml(path)
     parent_name = data.get("extends")
     if parent_name is None:
-        return data
-    if not isinstance(parent_name, str):
+        parent: dict[str, Any] = Scenario().model_dump(mode="python", exclude={"extends", "question", "schedule"})
+    elif not isinstance(parent_name, str):
         raise ScenarioError(f"{path}: extends: must be a file name string, got {type(parent_name).__name__}")
-    parent = read_chain(resolve_path(parent_name, relative_to=path), (*seen, path))
-    schedule = parent.get("schedule", []) + data.get("schedule", [])
+    else:
+        parent = read_chain(resolve_path(parent_name, relative_to=path), (*seen, path))
+    check_new_regions(parent.get("regions"), data.get("regions"), str(path))
+    inherited = parent.get("schedule", [])
+    schedule = inherited + data.get("schedule", []) if isinstance(data.get("schedule", []), list) else data.get("schedule")
     merged = deep_merge(parent, {k: v for k, v in data.items() if k != "schedule"})
     if schedule:
         merged["schedule"] = schedule
     if "question" not in data:
         merged.pop("question", None)
     if "name" not in data:
-        merged["name"] = path.stem  # a child scenario is named after its file unless it says otherwise
+        merged["name"] = path.stem  # a scenario is named after its file unless it says otherwise
+    check_schedule_quarters(merged, str(path), first=len(inherited))
     return merged
+
+
+def check_new_regions(known: Any, given: Any, source: str) -> None:
+    """Refuse a region table that adds a region without its ``firm_share`` (most likely a misspelt name)."""
+    if not isinstance(known, dict) or not isinstance(given, dict):
+        return
+    for name, table in given.items():
+        if name in known or (isinstance(table, dict) and "firm_share" in table):
+            continue
+        close = difflib.get_close_matches(str(name), list(known), n=1, cutoff=0.3)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise ScenarioError(f"{source}: regions.{name}: unknown region; {hint}regions: {', '.join(known)} "
+                            f"(a new region must set regions.{name}.firm_share)")
+
+
+def check_schedule_quarters(data: dict[str, Any], source: str, first: int = 0) -> None:
+    """Refuse scheduled changes (from index ``first`` on) outside the run: before its start or after its last quarter."""
+    schedule = data.get("schedule")
+    run = data.get("run") if isinstance(data.get("run"), dict) else {}
+    start, quarters = run.get("start_quarter", RunSettings().start_quarter), run.get("quarters", RunSettings().quarters)
+    if not isinstance(schedule, list) or not isinstance(quarters, int) or isinstance(quarters, bool) or quarters < 1:
+        return  # the schema reports these
+    try:
+        parse_quarter(start)
+    except ValueError:
+        return
+    end = quarter_label(start, quarters - 1)
+    for index, change in enumerate(schedule[first:], start=first):
+        label = change.get("quarter") if isinstance(change, dict) else None
+        try:
+            offset = quarter_offset(start, label)
+        except (ValueError, TypeError):
+            continue  # not a quarter: the schema reports it
+        if not 0 <= offset < quarters:
+            where = "before the start" if offset < 0 else "after the end"
+            raise ScenarioError(f"{source}: schedule[{index}].quarter: {label} is {where} of the run "
+                                f"(run.start_quarter {start}, run.quarters {quarters}); allowed: {start} to {end}")
 
 
 def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
@@ -147,6 +194,11 @@ def describe_error(error: ValidationError, source: str) -> str:
     kind = first["type"]
     if kind == "extra_forbidden":
         return f"{source}: {key}: unknown key; {_suggest(loc)}"
+    table = _model_at(loc)
+    if kind in ("model_type", "model_attributes_type") and table is not None and hasattr(table, "model_fields"):
+        keys = list(table.model_fields)
+        return (f"{source}: {key}: is a table of parameters, not a value (got {first.get('input')!r}); "
+                f"set one of its keys, e.g. {key}.{keys[0]}; allowed keys: {', '.join(keys)}")
     message = first["msg"].removeprefix("Value error, ")
     given = first.get("input")
     notes = []
@@ -184,12 +236,28 @@ def set_dotted(data: dict[str, Any], key: str, value: Any, source: str) -> None:
     node[parts[-1]] = value
 
 
+def check_finite(data: Any, source: str, loc: tuple[Any, ...] = ()) -> None:
+    """Refuse ``inf`` and ``nan`` anywhere in a raw mapping (TOML allows them; no parameter means them)."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            check_finite(value, source, (*loc, key))
+    elif isinstance(data, (list, tuple)):
+        for index, value in enumerate(data):
+            check_finite(value, source, (*loc, index))
+    elif isinstance(data, float) and not math.isfinite(data):
+        info = field_at(Scenario, loc)
+        allowed = allowed_values(info) if info is not None else ""
+        raise ScenarioError(f"{source}: {dotted_key(loc)}: must be a finite number (got {data!r}"
+                            f"{'; allowed: ' + allowed if allowed else ''})")
+
+
 def validate_mapping(data: dict[str, Any], source: str) -> Scenario:
     """Validate a raw mapping into a :class:`Scenario` (schedules included)."""
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as error:
         raise ScenarioError(describe_error(error, source)) from None
+    check_finite({key: value for key, value in data.items() if key != "schedule"}, source)
     for index, change in enumerate(scenario.schedule):
         trial = scenario.model_dump(mode="python")
         for key, value in change.set.items():
@@ -199,6 +267,7 @@ def validate_mapping(data: dict[str, Any], source: str) -> Scenario:
             Scenario.model_validate(trial)
         except ValidationError as error:
             raise ScenarioError(describe_error(error, f"{source}: schedule[{index}] ({change.quarter})")) from None
+        check_finite(change.set, f"{source}: schedule[{index}] ({change.quarter})")
     return scenario
 
 
@@ -228,10 +297,14 @@ def load_scenario(
     if not overrides:
         return validate_mapping(data, source)
     validate_mapping(data, source)  # problems of the file itself name the file ...
+    regions_before = copy.deepcopy(data.get("regions"))
     for key, value in overrides.items():
         if isinstance(value, str):
             value = parse_value(value)
         set_dotted(data, key, value, "override")
+    if isinstance(regions_before, dict) and isinstance(data.get("regions"), dict):
+        added = {name: table for name, table in data["regions"].items() if name not in regions_before}
+        check_new_regions(regions_before, added, "override")
     return validate_mapping(data, "override")  # ... problems of an override name the override
 
 
