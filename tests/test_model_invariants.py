@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from simulation import InnovationEconomy, simulate
 from simulation.agents import Bank, CentralBank, Insurer, NationalGovernment, RegionalGovernment, TechFirm, VentureFund
+from tests.conftest import paired_seeds
 
 FAST = {"run.scale": 2000.0}
 
@@ -130,3 +131,26 @@ def test_every_financing_channel_is_used_in_the_baseline():
     ts = model.timeseries()
     for column in ("insurance_claims_rmb", "risk_pool_payouts_rmb", "relending_outstanding_rmb", "subsidies_rmb"):
         assert ts[column].sum() > 0, column
+
+
+REST_OF_COUNTRY = {"firm_share": 0.3, "is_center": False, "research_productivity": 0.6, "rd_intensity": 0.7, "vc_share": 0.1}
+
+
+def test_a_scenario_can_add_a_rest_of_country_region_that_gains_from_spillovers():
+    """A non-center region is data; the centers' patents raise its research (spill-overs), with common random numbers."""
+    patents = {}
+    for rate in (0.0, 0.1):
+        total = 0.0
+        for seed in paired_seeds(4):
+            model = InnovationEconomy("baseline", rng=seed, overrides={
+                "run.scale": 500.0, "regions.ROC": REST_OF_COUNTRY, "spillover.rate": rate})
+            model.run(12)
+            table = model.timeseries()
+            assert set(table["region"]) == {"BTH", "YRD", "GBA", "ROC", "ALL"}
+            regions = table[table["region"] != "ALL"].groupby("quarter")["patents_granted"].sum()
+            assert np.allclose(regions.to_numpy(), table[table["region"] == "ALL"].set_index("quarter")["patents_granted"].loc[regions.index])
+            summary = model.summary()
+            assert (summary["spillover_patents_per_year"] > 0) == (rate > 0)
+            total += table[table["region"] == "ROC"]["patents_granted"].sum()
+        patents[rate] = total
+    assert patents[0.1] > 1.1 * patents[0.0], patents
