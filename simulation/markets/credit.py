@@ -489,11 +489,13 @@ def _pay_banks(model, src, bank_accounts, amounts_rmb, kind) -> None:
     positive = amounts_rmb > 0
     if not positive.any():
         return
-    src = np.broadcast_to(np.asarray(src), amounts_rmb.shape)[positive]
-    dst = bank_accounts[positive]
+    src = np.broadcast_to(np.asarray(src, dtype=np.int64), amounts_rmb.shape)[positive]
+    dst = bank_accounts[positive].astype(np.int64)
     values = amounts_rmb[positive]
-    pairs = {}
-    for s, d, v in zip(src.tolist(), dst.tolist(), values.tolist()):
-        pairs[(s, d)] = pairs.get((s, d), 0.0) + v
-    for (s, d), v in pairs.items():
-        model.ledger.transfer(s, d, v, kind)
+    # one transfer per (payer, bank) pair, in the order the pairs first occur; bincount adds each
+    # pair's payments in order, as a running sum would
+    accounts = len(model.ledger.balance)
+    pairs, first, inverse = np.unique(src * accounts + dst, return_index=True, return_inverse=True)
+    totals = np.bincount(inverse, weights=values, minlength=len(pairs))
+    for g in np.argsort(first).tolist():
+        model.ledger.transfer(int(pairs[g] // accounts), int(pairs[g] % accounts), float(totals[g]), kind)
