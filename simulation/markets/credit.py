@@ -115,112 +115,125 @@ def lend(model: "InnovationEconomy", rows: np.ndarray, need: np.ndarray) -> np.n
     research = model.bank_research[bank_safe]
     pd = estimated_pd(model, rows, noise_sd(model, research))
 
-    # --- product menu: amount, gross LGD, bank's share of loss, extra cost ---
+    # --- product menu (one row per product, one column per applicant): amount, gross LGD,
+    # bank's share of loss, extra cost, appetite ---
     P = len(CHANNELS)
-    amount = np.zeros((n, P))
-    lgd = np.zeros((n, P))
-    bank_share = np.ones((n, P))
-    extra = np.zeros((n, P))  # annual cost to the firm beyond the bank rate (fees)
-    appetite = np.ones((n, P))  # multiplier on the bank's loss threshold
+    amount = np.zeros((P, n))
+    lgd = np.zeros(P)
+    bank_share = np.ones(P)
+    appetite = np.ones(P)  # multiplier on the bank's loss threshold
     w = params.credit.tech_flow_weight
 
     tangible = pop.column("tangible")[rows]
-    # debt capacity: revenue-based limit plus pledgeable assets, less existing debt
-    ip_value_all = pop.column("patents")[rows] * params.ip.value_per_patent_rmb * (params.ip.protection / 0.6)
-    capacity = (bp.max_debt_to_revenue * 4.0 * pop.column("revenue")[rows] + bp.collateral_haircut * tangible
-                + params.ip.pledge_ltv * ip_value_all + 4.0 * pop.column("receivable")[rows] - pop.column("debt")[rows])
-    requested = need
-    need = np.minimum(need, np.maximum(capacity, 0.0))
-    amount[:, COLLATERAL] = np.minimum(need, bp.collateral_haircut * tangible)
-    lgd[:, COLLATERAL] = bp.lgd_collateral
-
     revenue = pop.column("revenue")[rows]
-    knowledge = pop.column("knowledge")[rows]
-    amount[:, CREDIT] = np.minimum(need, 2.0 * revenue + w * 0.5 * knowledge)
-    lgd[:, CREDIT] = bp.lgd_unsecured
-    appetite[:, CREDIT] = 0.5 + 0.5 * w
-
+    receivable = pop.column("receivable")[rows]
+    # debt capacity: revenue-based limit plus pledgeable assets, less existing debt
     ip = params.ip
     ip_value = pop.column("patents")[rows] * ip.value_per_patent_rmb * (ip.protection / 0.6)
-    amount[:, IP_PLEDGE] = np.minimum(need, ip.pledge_ltv * ip_value)
-    lgd[:, IP_PLEDGE] = np.clip(1.0 - ip.recovery_on_disposal * ip.protection / 0.6, 0.05, 0.98)
+    capacity = (bp.max_debt_to_revenue * 4.0 * revenue + bp.collateral_haircut * tangible
+                + ip.pledge_ltv * ip_value + 4.0 * receivable - pop.column("debt")[rows])
+    requested = need
+    need = np.minimum(need, np.maximum(capacity, 0.0))
+    np.minimum(need, bp.collateral_haircut * tangible, out=amount[COLLATERAL])
+    lgd[COLLATERAL] = bp.lgd_collateral
+
+    knowledge = pop.column("knowledge")[rows]
+    np.minimum(need, 2.0 * revenue + w * 0.5 * knowledge, out=amount[CREDIT])
+    lgd[CREDIT] = bp.lgd_unsecured
+    appetite[CREDIT] = 0.5 + 0.5 * w
+
+    np.minimum(need, ip.pledge_ltv * ip_value, out=amount[IP_PLEDGE])
+    lgd[IP_PLEDGE] = np.clip(1.0 - ip.recovery_on_disposal * ip.protection / 0.6, 0.05, 0.98)
     term_years = max(bp.loan_term_quarters / 4.0, 3.0)  # appraisal spread over a loan and its renewals
-    extra[:, IP_PLEDGE] = np.where(amount[:, IP_PLEDGE] > 0, ip.appraisal_cost * ip_value / np.maximum(amount[:, IP_PLEDGE], 1.0) / term_years, 0.0)
-    appetite[:, IP_PLEDGE] = (0.5 + 0.5 * w) * (0.5 + ip.protection)
+    ip_amount = amount[IP_PLEDGE]
+    ip_extra = np.where(ip_amount > 0, ip.appraisal_cost * ip_value / np.maximum(ip_amount, 1.0) / term_years, 0.0)
+    appetite[IP_PLEDGE] = (0.5 + 0.5 * w) * (0.5 + ip.protection)
 
     sc = params.supply_chain
     if sc.enabled:
         anchor = pop.column("anchor")[rows]
         ok = (anchor >= 0) & pop.column("anchor_covered")[np.maximum(anchor, 0)]
-        amount[:, SUPPLY_CHAIN] = np.where(ok, np.minimum(need, sc.advance_rate * 4.0 * pop.column("receivable")[rows]), 0.0)
-        lgd[:, SUPPLY_CHAIN] = 0.4
-        appetite[:, SUPPLY_CHAIN] = 2.5  # risk rests largely on the anchor firm
+        amount[SUPPLY_CHAIN] = np.where(ok, np.minimum(need, sc.advance_rate * 4.0 * receivable), 0.0)
+        lgd[SUPPLY_CHAIN] = 0.4
+        appetite[SUPPLY_CHAIN] = 2.5  # risk rests largely on the anchor firm
 
     project = pop.column("project")[rows] & (stage >= Stage.GROWTH)
-    amount[:, PROJECT] = np.where(project, np.minimum(need, 3.0 * revenue + 0.5 * tangible), 0.0)
-    lgd[:, PROJECT] = 0.45
+    amount[PROJECT] = np.where(project, np.minimum(need, 3.0 * revenue + 0.5 * tangible), 0.0)
+    lgd[PROJECT] = 0.45
 
     lk = params.linkage
     if lk.enabled:
         eligible = (stage == Stage.GROWTH) | ((stage == Stage.EARLY) & pop.column("vc_backed")[rows])
         # venture-debt style: the equity stake lets the bank lend against part of the valuation
         valuation_room = np.maximum(capacity, 0.0) + lk.valuation_ltv * pop.column("post_money")[rows]
-        amount[:, LINKAGE] = np.where(eligible, np.minimum(requested, valuation_room), 0.0)
-        lgd[:, LINKAGE] = bp.lgd_unsecured * (1.0 - lk.pd_relief)
-        appetite[:, LINKAGE] = 0.8 + 0.4 * w  # equity upside lets banks take more risk
+        amount[LINKAGE] = np.where(eligible, np.minimum(requested, valuation_room), 0.0)
+        lgd[LINKAGE] = bp.lgd_unsecured * (1.0 - lk.pd_relief)
+        appetite[LINKAGE] = 0.8 + 0.4 * w  # equity upside lets banks take more risk
 
     g = params.guarantee
+    guarantee_fee = 0.0
     if g.enabled:
         capital_ok = model.guarantee_capital_ok[region]
         eligible = (stage <= Stage.GROWTH) & capital_ok & (pd <= g.max_pd)
-        amount[:, GUARANTEED] = np.where(eligible, np.minimum(need, g.cap_per_firm_rmb), 0.0)
-        lgd[:, GUARANTEED] = bp.lgd_unsecured
-        bank_share[:, GUARANTEED] = g.bank_share
-        extra[:, GUARANTEED] = g.fee
+        amount[GUARANTEED] = np.where(eligible, np.minimum(need, g.cap_per_firm_rmb), 0.0)
+        lgd[GUARANTEED] = bp.lgd_unsecured
+        bank_share[GUARANTEED] = g.bank_share
+        guarantee_fee = g.fee
 
     # --- risk pool and credit insurance lower the bank's share of losses ---
     pool_stage = np.zeros(len(Stage), dtype=bool)
     pool_stage[list(params.risk_pool.eligible_stages)] = True
-    pool_ok = pool_stage[stage] & model.pool_ok[region]
+    region_pool = model.pool_ok[region]
+    pool_ok = pool_stage[stage] & region_pool
     pool_share = np.where(pool_ok, params.risk_pool.share, 0.0)
-    bank_share *= (1.0 - pool_share)[:, None]
+    share = np.multiply.outer(bank_share, 1.0 - pool_share)
     # pools also cover IP pledge loans at every stage (e.g. Anhui's +5 pp for IP loans, §7.2)
-    ip_pool = model.pool_ok[region] & ~pool_ok
-    bank_share[:, IP_PLEDGE] *= np.where(ip_pool, 1.0 - params.risk_pool.share, 1.0)
+    ip_pool = region_pool & ~pool_ok
+    share[IP_PLEDGE] *= np.where(ip_pool, 1.0 - params.risk_pool.share, 1.0)
     insured = params.insurance.credit_enabled & (stage <= Stage.EARLY)
     ins_cover = np.where(insured, params.insurance.credit_coverage, 0.0)
     unsecured = np.zeros(P, dtype=bool)
     unsecured[[CREDIT, IP_PLEDGE, LINKAGE]] = True
-    bank_share = np.where(unsecured[None, :], bank_share * (1.0 - ins_cover)[:, None], bank_share)
+    share[unsecured] *= 1.0 - ins_cover
     ins_cost = np.where(insured, params.insurance.credit_premium_rate * ins_cover / max(params.insurance.credit_coverage, 1e-9), 0.0)
 
-    expected_loss = pd[:, None] * lgd * bank_share
+    expected_loss = np.multiply.outer(lgd, pd)
+    expected_loss *= share
     push = model.relending_push[bank_safe]
-    threshold = bp.max_expected_loss * appetite * (1.0 + push)[:, None]
-    approved = (amount > 1.0) & (expected_loss <= threshold) & has_bank[:, None] & (pd <= bp.max_pd * (1.0 + push))[:, None]
+    threshold = np.multiply.outer(bp.max_expected_loss * appetite, 1.0 + push)
+    applicant_ok = has_bank & (pd <= bp.max_pd * (1.0 + push))
+    approved = (amount > 1.0) & (expected_loss <= threshold) & applicant_ok
 
     # --- pricing ---
     rel = params.relending
     relend_ok = model.bank_relending_eligible[bank_safe] & (model.relending_room() > 0)
     benefit = np.where(relend_ok, rel.refinanced_share * max(bp.funding_cost - rel.rate, 0.0) * rel.pass_through, 0.0)
     base = bp.funding_cost + bp.operating_cost + bp.capital_charge
-    bank_rate = base + expected_loss + np.where(unsecured[None, :], ins_cost[:, None], 0.0) - benefit[:, None]
-    bank_rate = np.maximum(bank_rate, bp.funding_cost + 0.003)
-    relend_loan = relend_ok[:, None] & np.ones((n, P), dtype=bool)
+    bank_rate = base + expected_loss
+    bank_rate[unsecured] += ins_cost
+    bank_rate -= benefit
+    np.maximum(bank_rate, bp.funding_cost + 0.003, out=bank_rate)
+    relend_loan = np.broadcast_to(relend_ok, (P, n))
     if rel.loan_rate_cap is not None:
         over = bank_rate > rel.loan_rate_cap
-        relend_loan &= ~over
-        bank_rate = np.where(over, bank_rate + benefit[:, None], bank_rate)
+        relend_loan = relend_loan & ~over
+        bank_rate = np.where(over, bank_rate + benefit, bank_rate)
     subsidy = np.where(relend_loan, rel.interest_subsidy_pp, 0.0)
-    effective = bank_rate + extra - subsidy
+    effective = bank_rate.copy()
+    effective[IP_PLEDGE] += ip_extra
+    if guarantee_fee:
+        effective[GUARANTEED] += guarantee_fee
+    effective -= subsidy
     max_rate = np.asarray(params.firms.max_loan_rate_by_stage)[stage]
-    acceptable = approved & (effective <= max_rate[:, None])
+    acceptable = approved & (effective <= max_rate)
 
-    score = np.where(acceptable, amount / np.maximum(need, 1.0)[:, None] - 5.0 * effective, -np.inf)
-    choice = np.argmax(score, axis=1)
-    takes = np.isfinite(score[np.arange(n), choice])
+    score = amount / np.maximum(need, 1.0)
+    score -= 5.0 * effective
+    score[~acceptable] = -np.inf
+    choice = np.argmax(score, axis=0)
     idx = np.arange(n)
-    chosen_amount = np.where(takes, amount[idx, choice], 0.0)
+    takes = np.isfinite(score[choice, idx])
+    chosen_amount = np.where(takes, amount[choice, idx], 0.0)
 
     # --- capital constraint, first come first served in random order ---
     order = random_order(model.uniform("order", rows))
@@ -243,16 +256,16 @@ def lend(model: "InnovationEconomy", rows: np.ndarray, need: np.ndarray) -> np.n
 
     # --- relending refinancing within the quota (first-loan earmark first) ---
     first = ~pop.column("ever_borrowed")[rows[sel]]
-    wants = relend_loan[sel, ch]
+    wants = relend_loan[ch, sel]
     position = np.empty(n, dtype=np.int64)
     position[sel] = np.arange(len(sel))
     refinanced, from_earmark = model.relending.allocate(amt * rel.refinanced_share, wants, first, order=position[queue[takes[queue]]])
     lost = wants & (refinanced <= 0)
-    rate_final = bank_rate[sel, ch] + np.where(lost, benefit[sel], 0.0)
-    subsidy_final = np.where(refinanced > 0, subsidy[sel, ch], 0.0)
+    rate_final = bank_rate[ch, sel] + np.where(lost, benefit[sel], 0.0)
+    subsidy_final = np.where(refinanced > 0, subsidy[ch, sel], 0.0)
 
     book_new_loans(
-        model, rows[sel], bank[sel], ch, amt, rate_final, lgd[sel, ch], refinanced, from_earmark, subsidy_final,
+        model, rows[sel], bank[sel], ch, amt, rate_final, lgd[ch], refinanced, from_earmark, subsidy_final,
         guaranteed=ch == GUARANTEED, pool=pool_ok[sel] | ((ch == IP_PLEDGE) & model.pool_ok[region[sel]]), insured=insured[sel] & unsecured[ch],
     )
     return granted

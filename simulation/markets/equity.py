@@ -384,6 +384,9 @@ class EquityMarket:
 def _fill(wanted: np.ndarray, budget: float, min_share: float = 0.25) -> np.ndarray:
     """Fund requests in order until ``budget`` runs out; the request at the edge gets what is left
     if that is at least ``min_share`` of it (one agent stands for many firms, so budgets are coarse)."""
+    if budget <= 0.0:
+        return np.zeros(len(wanted))
     start = np.cumsum(wanted) - wanted
-    granted = np.clip(budget - start, 0.0, wanted)
-    return np.where(granted >= min_share * wanted, granted, 0.0) * (wanted > 0)
+    granted = np.minimum(np.maximum(budget - start, 0.0), wanted)  # np.clip, without its overhead
+    granted[(granted < min_share * wanted) | (wanted <= 0)] = 0.0
+    return granted
