@@ -145,20 +145,25 @@ class EquityMarket:
         pre = size * np.asarray(vc.pre_money_multiple)[round_idx] * np.exp(0.4 * signal)
         investing = [f for f in self.funds if f.index in budgets]
         deals: list[tuple[np.ndarray, ...]] = []
-        for r in range(len(model.region_names)):
-            market = [f for f in investing if f.kind == FundKind.MARKET and f.region == r]
-            guidance = [f for f in investing if f.kind != FundKind.MARKET and f.region == r]
-            for k in range(4):
-                group = np.flatnonzero((region == r) & (round_idx == k))
-                if len(group):
-                    group = group[np.argsort(-signal[group], kind="stable")]
-                    self._match_group(group, k, market, guidance, signal, size, cand, budgets, deals, raised, eligible)
+        # groups of one region and round type, best signals first (ties in applicant order)
+        key = region.astype(np.int64) * 4 + round_idx
+        ordered = np.lexsort((-signal, key))
+        keys, starts = np.unique(key[ordered], return_index=True)
+        pools: dict[int, tuple] = {}
+        for key_value, start, end in zip(keys.tolist(), starts.tolist(), [*starts[1:].tolist(), len(ordered)]):
+            r, k = divmod(key_value, 4)
+            if r not in pools:
+                pools[r] = tuple(_FundPool([f for f in investing if (f.kind == FundKind.MARKET) == market and f.region == r], budgets)
+                                 for market in (True, False))
+            market, guidance = pools[r]
+            if market.funds or guidance.funds:
+                self._match_group(ordered[start:end], k, market, guidance, signal, size, cand, deals, raised, eligible)
         pre_of = np.empty(pop.n)
         pre_of[cand] = pre
         self._book_deals(deals, pre_of)
         return raised
 
-    def _match_group(self, group, k, market, guidance, signal, size, cand, budgets, deals, raised, eligible) -> None:
+    def _match_group(self, group, k, market, guidance, signal, size, cand, deals, raised, eligible) -> None:
         """Rounds of one region and round type, best signals first, within the funds' budgets.
 
         Market funds (``market``) lead rounds of firms above ``vc.min_signal`` while their
@@ -170,32 +175,32 @@ class EquityMarket:
         model = self.model
         vc, g = model.params.vc, model.params.guidance
         scale = model.scale
-        market_room = np.array([budgets[f.index][k] for f in market]) / scale
-        guidance_room = np.array([budgets[f.index][k] for f in guidance]) / scale
+        market_room = market.budgets[:, k] / scale
+        guidance_room = guidance.budgets[:, k] / scale
+        guidance_total = guidance_room.sum()
         amount = size[group]
-        g_part = np.minimum(amount * g.coinvest_share, g.max_deal_rmb) if guidance else np.zeros(len(group))
+        g_part = np.minimum(amount * g.coinvest_share, g.max_deal_rmb) if guidance.funds else np.zeros(len(group))
         # market-led rounds
         led = signal[group] >= vc.min_signal
         # guidance co-investment in led rounds, while the guidance budget lasts
-        g_co = _fill(np.where(led, g_part, 0.0), guidance_room.sum())
+        g_co = _fill(np.where(led, g_part, 0.0), guidance_total)
         m_part = _fill(np.where(led, amount - g_co, 0.0), market_room.sum())
         m_funded = m_part > 0
         g_co = np.where(m_funded, g_co, 0.0)
         g_alone = np.zeros(len(group))
-        if k <= 1 and guidance:
+        if k <= 1 and guidance.funds:
             # guidance-only rounds for seed/early firms the market does not fund
             want = np.where(~m_funded, np.minimum(amount, g.max_deal_rmb), 0.0)
-            g_alone = _fill(want, guidance_room.sum() - g_co.sum())
+            g_alone = _fill(want, guidance_total - g_co.sum())
         with_guidance = (g_co > 0) | (g_alone > 0)
-        for funds, room, part in ((market, market_room, m_part), (guidance, guidance_room, g_co + g_alone)):
+        for pool, room, part in ((market, market_room, m_part), (guidance, guidance_room, g_co + g_alone)):
             hit = np.flatnonzero(part > 0)
             if len(hit) == 0:
                 continue
             edges = np.cumsum(room)
             position = np.cumsum(part[hit]) - 0.5 * part[hit]
-            owner = np.minimum(np.searchsorted(edges, position, side="right"), len(funds) - 1)
-            index = np.array([f.index for f in funds], dtype=np.int64)[owner]
-            deals.append((index, cand[group[hit]].astype(np.int64), part[hit], np.full(len(hit), k, dtype=np.int64), with_guidance[hit]))
+            owner = np.minimum(np.searchsorted(edges, position, side="right"), len(pool.funds) - 1)
+            deals.append((pool.index[owner], cand[group[hit]].astype(np.int64), part[hit], np.full(len(hit), k, dtype=np.int64), with_guidance[hit]))
         raised[eligible[group]] = m_part + g_co + g_alone
 
     def _book_deals(self, deals: list[tuple[np.ndarray, ...]], pre_of: np.ndarray) -> None:
@@ -379,6 +384,15 @@ class EquityMarket:
             self._settle(sel, proceeds, "secondary_sale")
         fund.nav_rmb = 0.0
         fund.closed = True
+
+
+class _FundPool:
+    """The investing funds of one kind in one region: the funds, their indices and their budgets by round type (RMB)."""
+
+    def __init__(self, funds: list[VentureFund], budgets: dict[int, np.ndarray]):
+        self.funds = funds
+        self.index = np.array([f.index for f in funds], dtype=np.int64)
+        self.budgets = np.array([budgets[f.index] for f in funds]).reshape(len(funds), 4)
 
 
 def _fill(wanted: np.ndarray, budget: float, min_share: float = 0.25) -> np.ndarray:
