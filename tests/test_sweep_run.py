@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -205,3 +206,52 @@ def test_a_killed_worker_ends_the_sweep_cleanly_and_resume_finishes_it(tmp_path)
     assert manifest["state"] == "interrupted" and manifest["status_counts"]["missing"] > 0
     resumed = sweep(spec, executor="serial", out=out, resume=True)
     assert list(resumed["run_id"]) == list(range(16)) and (resumed["status"] == "ok").all()
+
+
+def child_pids(pid: int) -> set[int]:
+    """Process ids whose parent is ``pid`` (read from /proc)."""
+    children = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            children.add(int(stat.parent.name))
+    return children
+
+
+def running(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie waiting to be reaped."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_pool_workers_end_when_the_sweep_process_alone_is_killed(tmp_path):
+    """kill -9 of the sweep process only (as the out-of-memory killer does): its pool workers must not live on."""
+    spec_file = tmp_path / "spec.toml"
+    spec_file.write_text('name = "orphans"\ndesign = "grid"\nseeds = 20\nbase_seed = 7\nquarters = 40\nscale = 2000\n'
+                         '[parameters]\n"relending.rate" = [0.01, 0.02]\n')
+    proc = subprocess.Popen([sys.executable, "-m", "simulation.experiments", "sweep", str(spec_file), "--out", str(tmp_path / "out"),
+                             "--workers", "2", "--flush-every", "1", "--no-progress"],
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not list((tmp_path / "out" / "runs").glob("part-*.parquet")):
+            time.sleep(0.05)
+        workers = {pid for pid in child_pids(proc.pid) if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text()}
+        assert len(workers) == 2
+        proc.kill()
+        proc.wait()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and any(running(pid) for pid in workers):
+            time.sleep(0.1)
+        assert not any(running(pid) for pid in workers), "pool workers outlived their killed parent"
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of the sweep's session
+        except ProcessLookupError:
+            pass

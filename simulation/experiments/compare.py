@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from simulation.experiments.executors import exit_with_parent
 from simulation.outputs.folder import atomic_folder
 from simulation.outputs.headline import HEADLINE_KPIS, Kpi, format_difference, format_value, scale_for_unit
 from simulation.outputs.manifest import build_manifest
@@ -150,9 +151,11 @@ def differences_table(kpis: pd.DataFrame, names: list[str], headline: tuple[Kpi,
     return pd.DataFrame(rows)
 
 
-def _ignore_interrupts() -> None:
-    """Worker processes leave Ctrl-C to the parent, which stops them (no traceback from every worker)."""
+def _init_worker(parent_pid: int) -> None:
+    """Worker processes leave Ctrl-C to the parent, which stops them (no traceback from every worker),
+    and end themselves if the parent is killed outright."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    exit_with_parent(parent_pid)
 
 
 def _terminate_workers(executor: cf.ProcessPoolExecutor) -> None:
@@ -178,7 +181,7 @@ def _run_all(scenarios: dict[str, Scenario], seeds: list[int], jobs: int | None,
                 results[(name, seed)] = run_replication(scenarios[name], seed)
                 bar.update(1)
             return results
-        executor = cf.ProcessPoolExecutor(max_workers=workers, initializer=_ignore_interrupts)
+        executor = cf.ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(os.getpid(),))
         try:
             # Workers start on the first submit; they inherit "ignore Ctrl-C" from this window.
             previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -253,8 +256,8 @@ def _plot_kpi(result: CompareResult, kpi: Kpi) -> Figure:
         line = left.plot(x, np.nanmean(values, axis=1), label=name)[0]
         if values.shape[1] > 1:
             left.fill_between(x, np.nanpercentile(values, 5, axis=1), np.nanpercentile(values, 95, axis=1), color=line.get_color(), alpha=0.2)
-    left.set_title(f"{kpi.column} per quarter: mean and 5-95 % range over seeds")
-    left.set_ylabel(f"{kpi.column} ({kpi.unit_text})")
+    left.set_title(f"{kpi.series_label}: mean and 5-95 % range over seeds", fontsize=11)
+    left.set_ylabel(f"{kpi.series_label} ({kpi.unit_text})" if kpi.unit != "count" else kpi.series_label)
     left.legend(fontsize=8)
     reference = wide[result.names[0]].to_numpy(float)
     for name in result.names[1:]:
@@ -266,8 +269,9 @@ def _plot_kpi(result: CompareResult, kpi: Kpi) -> Figure:
         if np.isfinite(low).any():
             right.fill_between(x, low, high, color=line.get_color(), alpha=0.2)
     right.axhline(0.0, color="black", linewidth=0.8)
-    right.set_title("Paired difference vs reference (90 % interval)")
-    right.set_ylabel(f"difference ({'percentage points' if kpi.unit == 'share' else kpi.unit_text})")
+    right.set_title("Paired difference against the reference (mean, 90 % interval)", fontsize=11)
+    right.set_ylabel(f"difference ({'percentage points' if kpi.unit == 'share' else kpi.unit_text})" if kpi.unit != "count"
+                     else "difference")
     right.legend(fontsize=8)
     for ax in (left, right):
         positions = [i for i, q in enumerate(quarters) if q.endswith("Q1")] or [0]

@@ -12,6 +12,8 @@ import concurrent.futures as cf
 import multiprocessing
 import os
 import socket
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
@@ -28,6 +30,22 @@ def default_workers() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not on Linux
         return os.cpu_count() or 1
+
+
+def exit_with_parent(parent_pid: int, interval_s: float = 0.5) -> None:
+    """Pool-worker initializer: end this worker process soon after its parent is gone.
+
+    A parent killed with ``kill -9`` (or by the out-of-memory killer) cannot stop its pool; its
+    workers would otherwise wait forever on a result pipe nobody reads, holding memory and cores.
+    A daemon thread checks every ``interval_s`` seconds whether the parent process changed.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(interval_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 class SerialBackend(AbstractContextManager):
@@ -89,7 +107,8 @@ def process_backend(workers: int | None = None) -> FuturesBackend:
     workers = workers or default_workers()
     restore = {key: os.environ.get(key) for key in SINGLE_THREAD_ENV if key not in os.environ}
     os.environ.update({key: SINGLE_THREAD_ENV[key] for key in restore})
-    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                  initializer=exit_with_parent, initargs=(os.getpid(),))
     return FuturesBackend(pool, workers, owned=True, name="process", restore_env=restore)
 
 

@@ -26,6 +26,12 @@ class Kpi:
     label: str
     unit: str
     column: str | None = None
+    series: str = ""
+
+    @property
+    def series_label(self) -> str:
+        """Words for the quarterly ``column`` in charts (``"Fiscal cost per quarter"``)."""
+        return self.series or self.label
 
     def format(self, value: float) -> str:
         """The value as text with its unit (``"RMB 3,630 bn"``, ``"50.2 %"``, ``"566,000"``)."""
@@ -39,20 +45,20 @@ class Kpi:
 UNIT_TEXT = {"rmb_bn": "RMB bn", "share": "%", "count": "number", "ratio": "yuan per yuan"}
 
 HEADLINE_KPIS: tuple[Kpi, ...] = (
-    Kpi("firms_alive", "Tech SMEs alive (end)", "count", "firms_alive"),
-    Kpi("entries_per_year", "New firms per year", "count", "entries"),
-    Kpi("failures_per_year", "Failures per year", "count", "exits_failure"),
-    Kpi("ipo_exits_per_year", "IPO exits per year", "count", "exits_ipo"),
-    Kpi("patents_per_year", "Patents granted per year", "count", "patents_granted"),
-    Kpi("tech_loan_balance_rmb", "Tech-SME loan balance (end)", "rmb_bn", "tech_loan_balance_rmb"),
-    Kpi("new_loans_per_year_rmb", "New tech loans per year", "rmb_bn", "new_loans_rmb"),
+    Kpi("firms_alive", "Tech SMEs alive (end)", "count", "firms_alive", "Tech SMEs alive"),
+    Kpi("entries_per_year", "New firms per year", "count", "entries", "New firms per quarter"),
+    Kpi("failures_per_year", "Failures per year", "count", "exits_failure", "Failures per quarter"),
+    Kpi("ipo_exits_per_year", "IPO exits per year", "count", "exits_ipo", "IPO exits per quarter"),
+    Kpi("patents_per_year", "Patents granted per year", "count", "patents_granted", "Patents granted per quarter"),
+    Kpi("tech_loan_balance_rmb", "Tech-SME loan balance (end)", "rmb_bn", "tech_loan_balance_rmb", "Tech-SME loan balance"),
+    Kpi("new_loans_per_year_rmb", "New tech loans per year", "rmb_bn", "new_loans_rmb", "New tech loans per quarter"),
     Kpi("access_rate", "Firms with a loan (access rate)", "share", "access_rate"),
-    Kpi("avg_loan_rate", "Average new-loan rate", "share", "avg_loan_rate"),
+    Kpi("avg_loan_rate", "Average new-loan rate", "share", "avg_loan_rate", "Average new-loan rate (per year)"),
     Kpi("npl_ratio", "NPL ratio of tech loans", "share", "npl_ratio"),
-    Kpi("relending_outstanding_rmb", "Relending outstanding (end)", "rmb_bn", "relending_outstanding_rmb"),
-    Kpi("vc_invested_per_year_rmb", "VC invested per year", "rmb_bn", "vc_invested_rmb"),
+    Kpi("relending_outstanding_rmb", "Relending outstanding (end)", "rmb_bn", "relending_outstanding_rmb", "Relending outstanding"),
+    Kpi("vc_invested_per_year_rmb", "VC invested per year", "rmb_bn", "vc_invested_rmb", "VC invested per quarter"),
     Kpi("early_financing_gap_share", "Early-stage financing gap", "share", None),
-    Kpi("fiscal_cost_per_year_rmb", "Fiscal cost per year", "rmb_bn", "fiscal_cost_rmb"),
+    Kpi("fiscal_cost_per_year_rmb", "Fiscal cost per year", "rmb_bn", "fiscal_cost_rmb", "Fiscal cost per quarter"),
     Kpi("private_per_public_yuan", "Private money per public yuan", "ratio", None),
 )
 
@@ -87,3 +93,26 @@ def format_difference(value: float | None, unit: str) -> str:
 def scale_for_unit(unit: str) -> float:
     """Divide raw values by this to get the displayed unit (RMB → RMB bn, share → %)."""
     return {"rmb_bn": 1e9, "share": 0.01}.get(unit, 1.0)
+
+
+_SHARE_ENDINGS = ("_rate", "_ratio", "_share", "share", "utilisation", "_rate_annual", "_subsidy", "_ltv")
+
+
+def unit_of(name: str) -> str:
+    """The display unit of a KPI, timeseries column or dotted parameter from its name.
+
+    ``"rmb_bn"`` for amounts in RMB (``*_rmb``, ``*_rmb_*``), ``"share"`` for rates, ratios and shares
+    (shown in %), otherwise ``""`` (counts, multipliers, years: shown as they are).
+    """
+    last = name.rsplit(".", 1)[-1]
+    if last.endswith("_rmb") or "_rmb_" in last:
+        return "rmb_bn"
+    if last in ("rate", "share") or last.endswith(_SHARE_ENDINGS) or "_share_" in last:
+        return "share"
+    return ""
+
+
+def axis_label(name: str) -> tuple[float, str]:
+    """``(divisor, label)`` to draw ``name`` on an axis in people's units, e.g. ``(1e9, "tech_loan_balance_rmb (RMB bn)")``."""
+    unit = unit_of(name)
+    return scale_for_unit(unit), f"{name} ({UNIT_TEXT[unit]})" if unit else name
