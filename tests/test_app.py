@@ -125,6 +125,16 @@ def test_money_flows_tables_add_up_and_follow_policy_money(model):
     assert "relending_drawdown" in set(policy["kind"])
 
 
+def test_money_flow_labels_are_words_drawn_clear_of_the_axis(model):
+    fig = charts.money_flows(model.last_flows, model.last_quarter)
+    fig.canvas.draw()
+    labels = [text for ax in fig.axes for text in ax.texts if "→" in text.get_text()]
+    assert labels and not any("_" in text.get_text() for text in labels)
+    assert charts.kind_words("rd_subsidy") == "R&D subsidy" and charts.kind_words("loan_repayment") == "loan repayment"
+    for text in labels:  # each label starts right of its panel's left edge, so the spine does not cut its first letter
+        assert text.get_window_extent().x0 > text.axes.get_window_extent().x0 + 1
+
+
 def test_stacked_series_stack_to_their_total():
     fig = Figure()
     ax = fig.subplots()

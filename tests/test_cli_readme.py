@@ -42,3 +42,31 @@ def test_every_subcommand_in_the_readme_exists():
     commands = set(build_parser()._subparsers._group_actions[0].choices)
     for command in re.findall(r"^\| `innofin (\w+)", README, flags=re.MULTILINE):
         assert command in commands
+
+
+def test_sweep_files_named_in_the_readme_exist():
+    for path in set(re.findall(r"scenarios/sweeps/[\w.]+\.(?:toml|md)", README)):
+        assert (ROOT / path).is_file(), path
+
+
+def test_the_readme_duckdb_query_runs_on_a_sweep_folder(tmp_path):
+    """The query reads the folder's Parquet parts; with DuckDB installed it is run as printed, otherwise its columns are checked."""
+    from simulation.experiments import load_sweep, sweep
+
+    sql = re.search(r'duckdb\.sql\("""(.*?)"""\)', README, flags=re.DOTALL).group(1)
+    folder = re.search(r"read_parquet\('([^']+)/runs/\*\.parquet'", sql).group(1)
+    spec = {"name": "readme", "design": "grid", "seeds": 1, "quarters": 1, "scale": 4000,
+            "parameters": {"relending.rate": [0.01, 0.02], "relending.quota_rmb": [1.2e12]}}
+    out = tmp_path / "sweep"
+    sweep(spec, executor="serial", out=out)
+    query = sql.replace(folder, out.as_posix())
+    try:
+        import duckdb
+    except ImportError:
+        runs = load_sweep(out)
+        for column in set(re.findall(r'"([\w.]+)"', query)) | {"status", "relending_utilisation"}:
+            assert column in runs.columns, column
+        assert sorted(p.name for p in (out / "runs").glob("*.parquet"))
+    else:
+        rows = duckdb.sql(query).fetchall()
+        assert [row[0] for row in rows] == [0.01, 0.02] and all(row[-1] == 1 for row in rows)

@@ -297,13 +297,24 @@ def policy_flows(flows: list[dict] | pd.DataFrame) -> pd.DataFrame:
     return policy.sort_values("amount_rmb", ascending=False).reset_index(drop=True)
 
 
+# Flow kinds whose ledger name does not read well once underscores become spaces.
+KIND_WORDS = {"rd_subsidy": "R&D subsidy", "capital_call_public": "public capital call", "capital_call_private": "private capital call",
+              "distribution_public": "public distribution", "distribution_private": "private distribution",
+              "guarantee_payout_national": "national guarantee payout", "ip_appraisal_fee": "IP appraisal fee"}
+
+
+def kind_words(kind: str) -> str:
+    """A ledger flow kind in words (``"rd_subsidy"`` → ``"R&D subsidy"``)."""
+    return KIND_WORDS.get(kind, kind.replace("_", " "))
+
+
 def _hbars(ax, labels: list[str], amounts_bn: np.ndarray, colours: list[str]) -> None:
     """Horizontal bars, each with its label written above it (long labels need no margin) and its amount at its end."""
     y = np.arange(len(labels))[::-1].astype(float)
     top = float(amounts_bn.max()) if len(amounts_bn) else 1.0
     ax.barh(y, amounts_bn, color=colours, height=0.45)
     for yi, value, label in zip(y, amounts_bn, labels):
-        ax.text(0, yi + 0.28, label, va="bottom", fontsize=6.5)
+        ax.text(0.012, yi + 0.28, label, va="bottom", fontsize=6.5, transform=ax.get_yaxis_transform())  # clear of the left spine
         ax.text(value + 0.01 * top, yi, f"{value:,.0f}" if value >= 10 else f"{value:,.1f}", va="center", fontsize=6.5)
     ax.set_xlim(0, top * 1.2 if top > 0 else 1.0)
     ax.set_ylim(-0.6, len(labels) - 0.1)
@@ -335,7 +346,7 @@ def money_flows(flows: list[dict] | pd.DataFrame, quarter: str = "", top: int = 
            pairs["amount_rmb"].to_numpy() / BN, [SECTOR_COLOURS.get(s, "#777777") for s in pairs["source"]])
     axes[0].set_title("Largest flows between sectors", fontsize=9)
     policy = policy_flows(frame).head(top)
-    labels = [f"{row.kind.replace('_', ' ')}: {SECTOR_NAMES.get(row.source, row.source)} → {SECTOR_NAMES.get(row.target, row.target)}"
+    labels = [f"{kind_words(row.kind)}: {SECTOR_NAMES.get(row.source, row.source)} → {SECTOR_NAMES.get(row.target, row.target)}"
               for row in policy.itertuples()]
     _hbars(axes[1], labels, policy["amount_rmb"].to_numpy() / BN, [SECTOR_COLOURS.get(s, "#777777") for s in policy["source"]])
     axes[1].set_title("Policy money: central bank and governments", fontsize=9)
