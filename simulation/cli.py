@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from simulation.scenario.loader import ScenarioError, load_scenario, parse_value, resolve_path, shipped_scenarios
+from simulation.scenario.loader import ScenarioError, late_changes, load_scenario, parse_value, resolve_path, shipped_scenarios
 
 PROG = "innofin"
 EXIT_BAD_INPUT = 2
@@ -105,6 +105,12 @@ def progress_bar(total: int, description: str):
     return tqdm(total=total, desc=description, unit="quarter", file=sys.stderr, disable=not sys.stderr.isatty(), leave=False)
 
 
+def print_notes(scenario: Any) -> None:
+    """Tell (on stderr) about scheduled changes that fall after the end of the run."""
+    for note in late_changes(scenario):
+        print(f"{PROG}: note: {note}", file=sys.stderr)
+
+
 def headline_table(summary: dict[str, Any]) -> str:
     """The short table of headline KPIs printed after a run."""
     from simulation.outputs.headline import HEADLINE_KPIS
@@ -123,6 +129,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario, run_overrides(args))
     out = Path(args.out) if args.out else default_out(scenario_label(args.scenario))
     check_out(out)
+    print_notes(scenario)
     quarters = scenario.run.quarters
     started = time.perf_counter()
     model = InnovationEconomy(scenario, rng=args.seed)
@@ -160,6 +167,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise UsageError(f"--seeds {args.seeds}: must be at least 1")
     out = Path(args.out) if args.out else default_out("compare-" + "-vs-".join(scenarios))
     check_out(out)
+    for scenario in scenarios.values():
+        print_notes(scenario)
     result = compare_scenarios(scenarios, seeds=args.seeds, base_seed=args.seed, out_dir=out, jobs=args.jobs,
                                progress=not args.quiet)
     print(result.table_text())
@@ -187,6 +196,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         scenario = load_scenario(path)
         changes = f", {len(scenario.schedule)} scheduled change(s)" if scenario.schedule else ""
         print(f"{name}: valid (scenario '{scenario.name}', {scenario.run.quarters} quarters from {scenario.run.start_quarter}{changes})")
+        print_notes(scenario)
     return 0
 
 

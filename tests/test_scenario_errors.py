@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulation.scenario.loader import ScenarioError, load_scenario
+from simulation.scenario.loader import ScenarioError, late_changes, load_scenario
 
 BASE = 'extends = "baseline.toml"\n'
 
@@ -49,11 +49,8 @@ CASES = {
                                   ["s.toml", "relending.loan_rate_cap", "got 5.0", 'allowed: 0 <= x <= 0.5 or "none"']),
     "optional cap of the wrong type": ({"s.toml": BASE + '[relending]\nloan_rate_cap = "low"\n'}, ["validate", "s.toml"],
                                        ["relending.loan_rate_cap", "got 'low'", 'or "none"']),
-    "scheduled quarter after the run": ({"s.toml": BASE + '[run]\nquarters = 8\n[[schedule]]\nquarter = "2099Q1"\n'
-                                                   'set = { "relending.rate" = 0.01 }\n'}, ["run", "s.toml"],
-                                        ["s.toml", "schedule[0].quarter", "2099Q1 is after the end of the run", "allowed: 2026Q1 to 2027Q4"]),
     "scheduled quarter before the run": ({"s.toml": BASE + '[[schedule]]\nquarter = "2020Q1"\nset = { "relending.rate" = 0.01 }\n'},
-                                         ["validate", "s.toml"], ["s.toml", "schedule[0].quarter", "2020Q1 is before the start", "allowed: 2026Q1 to"]),
+                                         ["validate", "s.toml"], ["s.toml", "schedule[0].quarter", "2020Q1 is before the start", "allowed: 2026Q1 or later"]),
     "misspelt region": ({"s.toml": BASE + '[regions.GAB]\ncenter_scope = "cities"\n'}, ["run", "s.toml"],
                         ["s.toml", "regions.GAB", "unknown region", "did you mean 'GBA'", "firm_share"]),
     "misspelt region in --set": ({}, ["run", "--set", "regions.GAB.center_scope=cities"], ["override", "regions.GAB", "did you mean 'GBA'"]),
@@ -157,8 +154,18 @@ def test_a_new_region_with_its_size_is_accepted(tmp_path):
     assert "ROC" in load_scenario("baseline", {"regions.ROC.firm_share": 0.1}).regions
 
 
-def test_a_shorter_run_keeps_inherited_schedules_valid(tmp_path):
-    """Only a file's own scheduled changes must fall inside its run; quick runs of shipped scenarios stay possible."""
-    (tmp_path / "quick.toml").write_text('extends = "relending_expansion"\n[run]\nquarters = 4\n')
-    assert load_scenario(tmp_path / "quick.toml").run.quarters == 4
-    assert load_scenario("relending_expansion", {"run.quarters": 2}).run.quarters == 2
+def test_a_change_after_the_end_of_the_run_is_noted_not_refused(tmp_path):
+    """Quick runs of scenarios with schedules stay possible, and a resolved scenario.toml of a short run reruns;
+    the commands say that the change does not apply."""
+    (tmp_path / "late.toml").write_text(BASE + '[run]\nquarters = 4\n[[schedule]]\nquarter = "2072Q3"\nset = { "relending.rate" = 0.01 }\n')
+    assert late_changes(load_scenario(tmp_path / "late.toml")) == [
+        "late: schedule[0] (2072Q3) comes after the run's last quarter 2026Q4 (run.quarters 4) and does not apply"]
+    assert not late_changes(load_scenario("relending_expansion"))
+    assert len(late_changes(load_scenario("relending_expansion", {"run.quarters": 2}))) == 1
+    command = [sys.executable, "-m", "simulation", "run", "relending_expansion", "--scale", "4000", "--quarters", "2", "--out", "a"]
+    first = subprocess.run(command, check=False, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0 and "note: relending_expansion: schedule[0] (2027Q3) comes after" in first.stderr
+    again = subprocess.run([sys.executable, "-m", "simulation", "run", "a/scenario.toml", "--out", "b"], check=False, cwd=tmp_path,
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / "a" / "summary.json").read_text() == (tmp_path / "b" / "summary.json").read_text()

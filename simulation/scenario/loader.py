@@ -120,27 +120,38 @@ def check_new_regions(known: Any, given: Any, source: str) -> None:
 
 
 def check_schedule_quarters(data: dict[str, Any], source: str, first: int = 0) -> None:
-    """Refuse scheduled changes (from index ``first`` on) outside the run: before its start or after its last quarter."""
+    """Refuse scheduled changes (from index ``first`` on) that fall before the start of the run.
+
+    Changes after the run's last quarter are allowed (a shortened run of a scenario with a schedule
+    is normal); :func:`late_changes` lists them so that commands can say they do not apply.
+    """
     schedule = data.get("schedule")
     run = data.get("run") if isinstance(data.get("run"), dict) else {}
-    start, quarters = run.get("start_quarter", RunSettings().start_quarter), run.get("quarters", RunSettings().quarters)
-    if not isinstance(schedule, list) or not isinstance(quarters, int) or isinstance(quarters, bool) or quarters < 1:
-        return  # the schema reports these
+    start = run.get("start_quarter", RunSettings().start_quarter)
+    if not isinstance(schedule, list):
+        return  # the schema reports it
     try:
         parse_quarter(start)
     except ValueError:
         return
-    end = quarter_label(start, quarters - 1)
     for index, change in enumerate(schedule[first:], start=first):
         label = change.get("quarter") if isinstance(change, dict) else None
         try:
             offset = quarter_offset(start, label)
         except (ValueError, TypeError):
             continue  # not a quarter: the schema reports it
-        if not 0 <= offset < quarters:
-            where = "before the start" if offset < 0 else "after the end"
-            raise ScenarioError(f"{source}: schedule[{index}].quarter: {label} is {where} of the run "
-                                f"(run.start_quarter {start}, run.quarters {quarters}); allowed: {start} to {end}")
+        if offset < 0:
+            raise ScenarioError(f"{source}: schedule[{index}].quarter: {label} is before the start of the run "
+                                f"(run.start_quarter {start}); allowed: {start} or later")
+
+
+def late_changes(scenario: Scenario) -> list[str]:
+    """One note per scheduled change that falls after the run's last quarter (and so does not apply)."""
+    start, quarters = scenario.run.start_quarter, scenario.run.quarters
+    end = quarter_label(start, quarters - 1)
+    return [f"{scenario.name}: schedule[{index}] ({change.quarter}) comes after the run's last quarter {end} "
+            f"(run.quarters {quarters}) and does not apply"
+            for index, change in enumerate(scenario.schedule) if quarter_offset(start, change.quarter) >= quarters]
 
 
 def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
