@@ -255,3 +255,13 @@ def test_pool_workers_end_when_the_sweep_process_alone_is_killed(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of the sweep's session
         except ProcessLookupError:
             pass
+
+
+def test_a_script_without_a_main_guard_is_told_how_to_fix_it(tmp_path):
+    script = tmp_path / "no_guard.py"
+    script.write_text("from simulation import sweep\n"
+                      f"sweep({GRID!r}, executor='process', workers=1, out=None)\n")
+    result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode != 0
+    assert "sweep() was called while a worker process was importing your script" in result.stderr
+    assert "if __name__ == '__main__':" in result.stderr

@@ -10,6 +10,7 @@ a Dask cluster, and a resumed sweep knows exactly which runs are missing.
 from __future__ import annotations
 
 import importlib.metadata
+import multiprocessing
 import platform
 import subprocess
 import time
@@ -87,6 +88,14 @@ def _hint(error: Exception) -> str:
     return ""
 
 
+def _refuse_inside_a_spawned_import() -> None:
+    """A worker process started with "spawn" imports the user's script as ``__mp_main__``; a top-level ``sweep()``
+    call would then start a pool of its own. Stop it with a message that names the fix."""
+    if getattr(multiprocessing.current_process(), "_inheriting", False):  # the flag multiprocessing itself checks
+        raise SweepError("sweep() was called while a worker process was importing your script; put the call under "
+                         "`if __name__ == '__main__':` (worker processes import the script again)")
+
+
 def sweep(spec: str | Path | dict[str, Any] | SweepSpec, executor: Any = "process", workers: int | None = None,
           scheduler: str | None = None, out: str | Path | None = None, resume: bool = False,
           progress: Progress | bool | None = None, flush_every: int = 100, flush_seconds: float = 30.0) -> pd.DataFrame:
@@ -107,6 +116,7 @@ def sweep(spec: str | Path | dict[str, Any] | SweepSpec, executor: Any = "proces
     Raises:
         SweepError: bad spec, or an ``out`` folder that does not fit (one-line message).
     """
+    _refuse_inside_a_spawned_import()
     built, scenario = load_spec(spec)
     bar = None
     if progress is True:

@@ -33,6 +33,17 @@ def shipped_scenarios() -> dict[str, Path]:
     return {path.stem: path for path in sorted(SCENARIO_DIR.glob("*.toml"))}
 
 
+def shown(path: Path) -> str:
+    """A path as messages show it: relative to the working directory when the file lies below it."""
+    cwd = Path.cwd()
+    if cwd == Path(cwd.anchor):
+        return str(path)
+    try:
+        return str(path.relative_to(cwd))
+    except ValueError:
+        return str(path)
+
+
 def resolve_path(name_or_path: str | Path, relative_to: Path | None = None) -> Path:
     """Find a scenario by path, by path relative to another file, or by shipped name."""
     candidate = Path(name_or_path)
@@ -49,7 +60,7 @@ def resolve_path(name_or_path: str | Path, relative_to: Path | None = None) -> P
     shipped = list(shipped_scenarios())
     close = difflib.get_close_matches(candidate.stem, shipped, n=1, cutoff=0.6)
     hint = f"did you mean '{close[0]}'? " if close else ""
-    where = f"{relative_to}: extends" if relative_to else str(name_or_path)
+    where = f"{shown(relative_to)}: extends" if relative_to else str(name_or_path)
     raise ScenarioError(f"{where}: scenario file {str(name_or_path)!r} not found; {hint}shipped scenarios: {', '.join(shipped) or 'none'}")
 
 
@@ -58,9 +69,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
         with path.open("rb") as handle:
             return tomllib.load(handle)
     except tomllib.TOMLDecodeError as error:
-        raise ScenarioError(f"{path}: not valid TOML ({error})") from None
+        raise ScenarioError(f"{shown(path)}: not valid TOML ({error})") from None
     except OSError as error:
-        raise ScenarioError(f"{path}: cannot be read ({error.strerror})") from None
+        raise ScenarioError(f"{shown(path)}: cannot be read ({error.strerror})") from None
 
 
 def deep_merge(base: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
@@ -83,16 +94,16 @@ def read_chain(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     """
     if path in seen:
         cycle = " -> ".join(p.name for p in (*seen, path))
-        raise ScenarioError(f"{seen[-1]}: extends: cycle of scenarios ({cycle})")
+        raise ScenarioError(f"{shown(seen[-1])}: extends: cycle of scenarios ({cycle})")
     data = _read_toml(path)
     parent_name = data.get("extends")
     if parent_name is None:
         parent: dict[str, Any] = Scenario().model_dump(mode="python", exclude={"extends", "question", "schedule"})
     elif not isinstance(parent_name, str):
-        raise ScenarioError(f"{path}: extends: must be a file name string, got {type(parent_name).__name__}")
+        raise ScenarioError(f"{shown(path)}: extends: must be a file name string, got {type(parent_name).__name__}")
     else:
         parent = read_chain(resolve_path(parent_name, relative_to=path), (*seen, path))
-    check_new_regions(parent.get("regions"), data.get("regions"), str(path))
+    check_new_regions(parent.get("regions"), data.get("regions"), shown(path))
     inherited = parent.get("schedule", [])
     schedule = inherited + data.get("schedule", []) if isinstance(data.get("schedule", []), list) else data.get("schedule")
     merged = deep_merge(parent, {k: v for k, v in data.items() if k != "schedule"})
@@ -102,7 +113,7 @@ def read_chain(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         merged.pop("question", None)
     if "name" not in data:
         merged["name"] = path.stem  # a scenario is named after its file unless it says otherwise
-    check_schedule_quarters(merged, str(path), first=len(inherited))
+    check_schedule_quarters(merged, shown(path), first=len(inherited))
     return merged
 
 
@@ -303,7 +314,7 @@ def load_scenario(
         data, source = copy.deepcopy(scenario), "<mapping>"
     else:
         path = resolve_path(scenario)
-        data, source = read_chain(path), str(path)
+        data, source = read_chain(path), shown(path)
         data.pop("extends", None)
     if not overrides:
         return validate_mapping(data, source)
