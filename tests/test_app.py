@@ -210,3 +210,11 @@ def test_app_page_inputs_match_the_model_signature():
     choices.pick("relending_2025")
     assert choices.levers == lever_defaults("relending_2025")
     assert app.SessionEconomy(choices, scale=2000).scenario_name == "relending_2025"
+
+
+def test_fiscal_chart_shows_negative_net_quarters(model):
+    ts = model.timeseries().copy()
+    last = ts["quarter"].iloc[-1]
+    ts.loc[(ts["quarter"] == last) & (ts["region"] == "ALL"), "fiscal_cost_rmb"] = -4e9
+    ax = charts.fiscal_vs_private(ts).axes[0]
+    assert min(ax.get_lines()[0].get_ydata()) == pytest.approx(-4.0) and ax.get_ylim()[0] < -4.0

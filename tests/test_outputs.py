@@ -191,3 +191,17 @@ def test_dashboard_numbers_come_from_the_tables(written):
     heights = np.array([bar.get_height() for bar in bars]) * 1e3
     last = ts[(ts["quarter"] == ts["quarter"].iloc[-1]) & (ts["region"] == "ALL")]
     assert heights.sum() == pytest.approx(float(last["firms_alive"].iloc[0]), rel=1e-9)
+
+
+def test_dashboard_shows_quarters_of_negative_net_fiscal_cost(written):
+    """Guidance funds paying back more than governments spend make a quarter's net fiscal cost negative: drawn, not clipped at 0."""
+    from simulation.outputs.dashboard import draw_dashboard
+
+    ts = pd.read_parquet(written / "timeseries.parquet")
+    quarter = ts["quarter"].iloc[-1]
+    ts.loc[(ts["quarter"] == quarter) & (ts["region"] == "ALL"), "fiscal_cost_rmb"] = -5e9
+    figure = draw_dashboard(ts, pd.read_parquet(written / "channels.parquet"), "t")
+    ax = next(ax for ax in figure.axes if ax.get_title().startswith("Fiscal cost"))
+    fiscal = next(line for line in ax.get_lines() if line.get_label().startswith("Fiscal cost"))
+    assert min(fiscal.get_ydata()) == pytest.approx(-5.0)
+    assert ax.get_ylim()[0] < -5.0

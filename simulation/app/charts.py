@@ -224,14 +224,20 @@ def fiscal_vs_private(ts: pd.DataFrame, fig: Figure | None = None) -> Figure:
         return _empty(fig, axes, "Fiscal cost and private money mobilised")
     nat = _all(ts)
     x = np.arange(len(nat))
-    ax.plot(x, nat["fiscal_cost_rmb"] / BN, color=SECTOR_COLOURS["government"], lw=2, label="fiscal cost (public)", **_markers(len(nat)))
+    ax.plot(x, nat["fiscal_cost_rmb"] / BN, color=SECTOR_COLOURS["government"], lw=2, label="fiscal cost (public, net of fund returns)",
+            **_markers(len(nat)))
     ax.plot(x, nat["private_mobilised_rmb"] / BN, color=SECTOR_COLOURS["banks"], lw=2, label="private money mobilised",
             **_markers(len(nat)))
     fiscal = nat["fiscal_cost_rmb"].sum()
     ratio = nat["private_mobilised_rmb"].sum() / fiscal if fiscal > 0 else float("nan")
     ax.set_title(f"Public cost vs private money mobilised: {ratio:.1f} yuan per public yuan so far", fontsize=10)
     ax.set_ylabel("bn RMB per quarter", fontsize=8)
-    ax.set_ylim(bottom=0)
+    lowest = float(nat["fiscal_cost_rmb"].min() / BN)
+    if lowest < 0:  # guidance funds paid back more than governments spent that quarter: show it, do not clip at 0
+        ax.axhline(0.0, color="black", lw=0.6)
+        ax.set_ylim(bottom=lowest * 1.15)
+    else:
+        ax.set_ylim(bottom=0)
     _quarter_axis(ax, list(nat["quarter"]))
     ax.legend(fontsize=7)
     return fig

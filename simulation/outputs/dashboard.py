@@ -114,12 +114,17 @@ def _fiscal_vs_private(ax: Axes, total: pd.DataFrame, quarters: list[str]) -> No
     fiscal = total["fiscal_cost_rmb"].to_numpy() / BN
     private = total["private_mobilised_rmb"].to_numpy() / BN
     ax.plot(x, private, color="tab:green", label="Private money mobilised")
-    ax.plot(x, fiscal, color="tab:purple", label="Fiscal cost")
+    ax.plot(x, fiscal, color="tab:purple", label="Fiscal cost (net of guidance-fund returns)")
     ratio = private.sum() / fiscal.sum() if fiscal.sum() > 0 else float("nan")
     ax.set_title("Fiscal cost vs private money mobilised")
     ax.text(0.02, 0.97, f"{ratio:,.1f} private yuan per public yuan", transform=ax.transAxes, va="top", fontsize=9)
     ax.set_ylabel("RMB bn per quarter")
-    ax.set_ylim(bottom=0)
+    lowest = float(np.nanmin(fiscal)) if len(fiscal) else 0.0
+    if lowest < 0:  # quarters when guidance funds pay back more than governments spend: show them, do not clip at 0
+        ax.axhline(0.0, color="black", linewidth=0.6)
+        ax.set_ylim(bottom=lowest * 1.15)
+    else:
+        ax.set_ylim(bottom=0)
     ax.legend(fontsize=8, loc="upper right")
     _quarter_axis(ax, quarters)
 

@@ -28,8 +28,9 @@ def headline_sentences(summary: dict[str, Any], end_quarter: str) -> list[str]:
         f"({f('relending_utilisation', 'share')} of the quota)."),
         (f"Venture funds invest {f('vc_invested_per_year_rmb', 'rmb_bn')} a year; early-stage firms still miss "
         f"{f('early_financing_gap_share', 'share')} of the money they seek."),
-        (f"Governments spend {f('fiscal_cost_per_year_rmb', 'rmb_bn')} a year (subsidies, guarantees, risk pools, insurance "
-        f"subsidies); each public yuan goes with {f('private_per_public_yuan', 'ratio')} yuan of private money."),
+        (f"Governments spend {f('fiscal_cost_per_year_rmb', 'rmb_bn')} a year (R&D and interest subsidies, guarantee and "
+        "risk-pool payouts, insurance premium subsidies, and public capital for guidance funds net of what the funds pay back); "
+        f"each public yuan goes with {f('private_per_public_yuan', 'ratio')} yuan of private money."),
     ]
 
 
