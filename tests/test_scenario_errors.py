@@ -51,6 +51,8 @@ CASES = {
                                        ["relending.loan_rate_cap", "got 'low'", 'or "none"']),
     "scheduled quarter before the run": ({"s.toml": BASE + '[[schedule]]\nquarter = "2020Q1"\nset = { "relending.rate" = 0.01 }\n'},
                                          ["validate", "s.toml"], ["s.toml", "schedule[0].quarter", "2020Q1 is before the start", "allowed: 2026Q1 or later"]),
+    "scheduled run setting": ({"s.toml": BASE + '[[schedule]]\nquarter = "2027Q1"\nset = { "run.scale" = 100 }\n'}, ["validate", "s.toml"],
+                              ["schedule[0] (2027Q1): run.scale", "cannot change during a run"]),
     "misspelt region": ({"s.toml": BASE + '[regions.GAB]\ncenter_scope = "cities"\n'}, ["run", "s.toml"],
                         ["s.toml", "regions.GAB", "unknown region", "did you mean 'GBA'", "firm_share"]),
     "misspelt region in --set": ({}, ["run", "--set", "regions.GAB.center_scope=cities"], ["override", "regions.GAB", "did you mean 'GBA'"]),

@@ -22,6 +22,10 @@ from simulation.scenario.schema import RunSettings, Scenario, parse_quarter, qua
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 
 
+# Sections fixed for the whole run: a scheduled change of them could not take effect.
+FIXED_FOR_THE_RUN = ("run", "name", "question", "extends", "schedule")
+
+
 class ScenarioError(ValueError):
     """A scenario that cannot be used; ``str(error)`` is the one-line message."""
 
@@ -281,6 +285,10 @@ def validate_mapping(data: dict[str, Any], source: str) -> Scenario:
         raise ScenarioError(describe_error(error, source)) from None
     check_finite({key: value for key, value in data.items() if key != "schedule"}, source)
     for index, change in enumerate(scenario.schedule):
+        fixed = [key for key in change.set if key.split(".")[0] in FIXED_FOR_THE_RUN]
+        if fixed:
+            raise ScenarioError(f"{source}: schedule[{index}] ({change.quarter}): {fixed[0]}: cannot change during a run "
+                                f"(set it in [{fixed[0].split('.')[0]}] instead); schedules change policy levers such as relending.rate")
         trial = scenario.model_dump(mode="python")
         for key, value in change.set.items():
             set_dotted(trial, key, value, f"{source}: schedule[{index}] ({change.quarter})")
