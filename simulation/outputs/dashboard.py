@@ -113,18 +113,18 @@ def _fiscal_vs_private(ax: Axes, total: pd.DataFrame, quarters: list[str]) -> No
     x = np.arange(len(quarters))
     fiscal = total["fiscal_cost_rmb"].to_numpy() / BN
     private = total["private_mobilised_rmb"].to_numpy() / BN
-    ax.plot(x, private, color="tab:green", label="Private money mobilised")
-    ax.plot(x, fiscal, color="tab:purple", label="Fiscal cost (net of guidance-fund returns)")
     ratio = private.sum() / fiscal.sum() if fiscal.sum() > 0 else float("nan")
+    ax.plot(x, private, color="tab:green", label=f"Private money mobilised: {ratio:,.1f} yuan per public yuan")
+    ax.plot(x, fiscal, color="tab:purple", label="Fiscal cost (net of guidance-fund returns)")
     ax.set_title("Fiscal cost vs private money mobilised")
-    ax.text(0.02, 0.97, f"{ratio:,.1f} private yuan per public yuan", transform=ax.transAxes, va="top", fontsize=9)
     ax.set_ylabel("RMB bn per quarter")
     lowest = float(np.nanmin(fiscal)) if len(fiscal) else 0.0
-    if lowest < 0:  # quarters when guidance funds pay back more than governments spend: show them, do not clip at 0
+    highest = float(np.nanmax(np.concatenate([private, fiscal]))) if len(fiscal) else 1.0
+    # Quarters when guidance funds pay back more than governments spend are shown below 0, not clipped;
+    # the top leaves room for the legend above the lines.
+    if lowest < 0:
         ax.axhline(0.0, color="black", linewidth=0.6)
-        ax.set_ylim(bottom=lowest * 1.15)
-    else:
-        ax.set_ylim(bottom=0)
+    ax.set_ylim(bottom=lowest * 1.15 if lowest < 0 else 0.0, top=max(highest, 1e-9) * 1.3)
     ax.legend(fontsize=8, loc="upper right")
     _quarter_axis(ax, quarters)
 
