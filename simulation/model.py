@@ -282,6 +282,13 @@ class InnovationEconomy(mesa.Model):
         agents = [agent for agent in map(pop, rows.tolist(), itertools.repeat(None)) if agent is not None]
         TechFirm.remove_many(self, agents)
 
+    def remove_all_agents(self) -> None:
+        """Remove every agent (firm agents in bulk, then the rest through Mesa)."""
+        agents = list(self._firm_agents.values())
+        self._firm_agents.clear()
+        TechFirm.remove_many(self, agents)
+        super().remove_all_agents()
+
     def firm_agent(self, row: int) -> TechFirm | None:
         """The live Mesa agent of population row ``row`` (None once it exited)."""
         return self._firm_agents.get(int(row))
@@ -306,8 +313,10 @@ class InnovationEconomy(mesa.Model):
         totals = weights.sum(axis=1, keepdims=True)
         cdf = np.cumsum(np.divide(weights, totals, out=np.zeros_like(weights), where=totals > 0), axis=1)
         u = self.streams["banks"].random(len(region)) if rows is None else self.uniform("banks", rows)
-        pick = np.array([np.searchsorted(cdf[r], x, side="right") for r, x in zip(region, u)], dtype=np.int64) if len(region) < 64 else \
-            _vector_pick(cdf, region, u)
+        # the bank is the number of cumulative shares at or below the draw (np.searchsorted(cdf[region], u, "right"))
+        pick = np.zeros(len(region), dtype=np.int64)
+        for column in cdf.T:
+            pick += u >= column[region]
         return np.where(totals[region, 0] > 0, np.minimum(pick, n_banks - 1), -1)
 
     def bank_capacity(self) -> np.ndarray:
@@ -769,11 +778,3 @@ def cyclic_gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-
-
-def _vector_pick(cdf: np.ndarray, region: np.ndarray, u: np.ndarray) -> np.ndarray:
-    pick = np.zeros(len(region), dtype=np.int64)
-    for r in np.unique(region):
-        mask = region == r
-        pick[mask] = np.searchsorted(cdf[r], u[mask], side="right")
-    return pick

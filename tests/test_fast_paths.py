@@ -95,3 +95,12 @@ def test_cyclic_gc_pause_restores_the_collector_state():
         assert not gc.isenabled()  # a collector switched off by the caller stays off
     finally:
         gc.enable()
+
+
+def test_remove_all_agents_removes_firms_and_institutions():
+    model = InnovationEconomy("baseline", rng=4, overrides={"run.scale": 2000.0}).run(2)
+    assert len(model.agents_by_type[TechFirm]) > 0
+    model.remove_all_agents()
+    assert len(model.agents) == 0
+    assert all(len(agent_set) == 0 for agent_set in model.agents_by_type.values())
+    assert model.firm_agent(0) is None

@@ -236,9 +236,10 @@ def lend(model: "InnovationEconomy", rows: np.ndarray, need: np.ndarray) -> np.n
     chosen_amount = np.where(takes, amount[choice, idx], 0.0)
 
     # --- capital constraint, first come first served in random order ---
-    order = random_order(model.uniform("order", rows))
+    u = model.uniform("order", rows)
     capacity = model.bank_capacity()
-    queue = order[takes[order]]  # the takers in random order
+    takers = np.flatnonzero(takes)
+    queue = takers[random_order(u[takers])]  # the takers in random order
     by_bank = queue[np.argsort(bank[queue], kind="stable")]  # grouped by bank, random order within
     banks, starts = np.unique(bank[by_bank], return_index=True)
     ok = takes.copy()
