@@ -191,7 +191,8 @@ def innovate(model: "InnovationEconomy", rows: np.ndarray) -> None:
     research = model.region_param("research_productivity")[region] * model.spillover_boost[region]
     rd_ratio = pop.column("rd")[rows] / p.seed_rd_quarterly_rmb
     ip_factor = 0.5 + params.ip.protection
-    patent_rate = p.patent_rate_quarterly * np.exp(0.5 * quality) * research * ip_factor * np.sqrt(np.maximum(rd_ratio, 0.0))
+    exp_half_quality = np.exp(0.5 * quality)
+    patent_rate = p.patent_rate_quarterly * exp_half_quality * research * ip_factor * np.sqrt(np.maximum(rd_ratio, 0.0))
     new_patents = model.streams["patents"].poisson(patent_rate)
     pop.column("patents")[rows] += new_patents
     model.acc.add("patents_granted", rows, new_patents)
@@ -202,12 +203,14 @@ def innovate(model: "InnovationEconomy", rows: np.ndarray) -> None:
     # scaling needs money: firms that cannot fund a quarter of next-stage costs progress slower
     next_cost = np.asarray(p.opex_quarterly_rmb + [p.opex_quarterly_rmb[-1]])[np.minimum(stage + 1, 3)]
     funded = np.where(cash >= 0.5 * next_cost, 1.0, 0.35)
-    knowledge_factor = np.minimum(1.5, pop.column("knowledge")[rows] / (4.0 * p.seed_rd_quarterly_rmb)) ** 0.5
-    multiplier = np.select(
-        [stage == Stage.SEED, stage == Stage.EARLY, stage == Stage.GROWTH],
-        [research * knowledge_factor * np.exp(0.5 * quality), transform * funded * np.exp(0.45 * quality), np.sqrt(transform) * funded * np.exp(0.3 * quality)],
-        0.0,
-    )
+    multiplier = np.zeros(len(rows))  # mature firms stay mature
+    seed = np.flatnonzero(stage == Stage.SEED)
+    knowledge_factor = np.minimum(1.5, pop.column("knowledge")[rows[seed]] / (4.0 * p.seed_rd_quarterly_rmb)) ** 0.5
+    multiplier[seed] = research[seed] * knowledge_factor * exp_half_quality[seed]
+    early = np.flatnonzero(stage == Stage.EARLY)
+    multiplier[early] = transform[early] * funded[early] * np.exp(0.45 * quality[early])
+    growth = np.flatnonzero(stage == Stage.GROWTH)
+    multiplier[growth] = np.sqrt(transform[growth]) * funded[growth] * np.exp(0.3 * quality[growth])
     up = model.uniform("stages", rows) < np.clip(base * multiplier, 0.0, 0.9)
     moved = rows[up]
     pop.column("stage")[moved] += 1

@@ -437,7 +437,7 @@ class InnovationEconomy(mesa.Model):
     def _financing(self, alive: np.ndarray) -> None:
         p = self.params.firms
         pop = self.population
-        alive = alive[pop.column("alive")[alive]]
+        alive = _still_alive(pop, alive)
         burn = self.firm_burn[alive]
         debt_service = pop.column("debt")[alive] / self.params.banks.loan_term_quarters
         outflow = burn + debt_service
@@ -449,11 +449,12 @@ class InnovationEconomy(mesa.Model):
         stage = pop.column("stage")[alive]
         follow_on = pop.column("vc_backed")[alive] & (stage >= Stage.EARLY) & (stage <= Stage.GROWTH) & (
             self.quarter_index - pop.column("last_round_q")[alive] >= self.params.vc.follow_on_quarters)
-        applies = (runway < p.runway_quarters) | project | working_capital | follow_on
+        applies = np.flatnonzero((runway < p.runway_quarters) | project | working_capital | follow_on)
         rows = alive[applies]
+        revenue = revenue[applies]
         need = np.maximum(outflow[applies] * p.funding_need_quarters - cash[applies], 0.0)
-        need = np.where(project[applies], need + 1.0 * revenue[applies], need)
-        need = np.where(working_capital[applies], need + p.working_capital_quarters * revenue[applies], need)
+        need = np.where(project[applies], need + 1.0 * revenue, need)
+        need = np.where(working_capital[applies], need + p.working_capital_quarters * revenue, need)
         need = np.maximum(need, 0.2 * self.params.firms.seed_rd_quarterly_rmb)
         got = self._rd_subsidies(rows)
         remaining = np.maximum(need - got, 0.0)
@@ -481,9 +482,10 @@ class InnovationEconomy(mesa.Model):
             return granted
         c = p.credit
         noise = c.screening_noise * (1 - c.noise_cut_data_sharing * c.data_sharing)
-        signal = pop.column("quality")[rows[candidates]] + noise * self.normal("subsidy", rows[candidates])
-        amount = p.subsidy.rd_subsidy_share * 4.0 * pop.column("rd")[rows[candidates]]
-        region = pop.column("region")[rows[candidates]]
+        applicants = rows[candidates]
+        signal = pop.column("quality")[applicants] + noise * self.normal("subsidy", applicants)
+        amount = p.subsidy.rd_subsidy_share * 4.0 * pop.column("rd")[applicants]
+        region = pop.column("region")[applicants]
         for gov in self.governments:
             in_region = np.flatnonzero(region == gov.region)
             if len(in_region) == 0:
@@ -506,7 +508,7 @@ class InnovationEconomy(mesa.Model):
 
     def _failures(self, alive: np.ndarray, defaulted: np.ndarray) -> None:
         pop = self.population
-        alive = alive[pop.column("alive")[alive]]
+        alive = _still_alive(pop, alive)
         hazard = lifecycle.failure_hazard(self, alive)
         failing = alive[self.uniform("hazard", alive) < hazard]
         unpaid = alive[pop.column("insolvent_q")[alive] >= self.params.firms.insolvency_quarters]
@@ -760,6 +762,12 @@ class _QuarterIrrs:
     def __call__(self) -> list[float]:
         flows = [[*f.cashflows[:n], last] for f, n, last in zip(self.funds, self.lengths, self.terminal)]
         return irr_many(flows).tolist()
+
+
+def _still_alive(pop: FirmPopulation, rows: np.ndarray) -> np.ndarray:
+    """The rows of ``rows`` whose firm is still alive (``rows`` itself when none has exited)."""
+    alive = pop.column("alive")[rows]
+    return rows if alive.all() else rows[alive]
 
 
 @contextmanager
