@@ -58,7 +58,8 @@ class TechFirm(mesa.Agent):
         registries (a dict of agents and weak-keyed :class:`~mesa.agent.AgentSet` s)
         the agents are registered in bulk; otherwise one by one through Mesa.
         """
-        rows = [int(row) for row in rows]
+        if not isinstance(rows, list):
+            rows = [int(row) for row in rows]
         if not rows:
             return []
         first = cls(model, rows[0])  # the regular way; its attributes show what Mesa's constructor sets
@@ -68,15 +69,18 @@ class TechFirm(mesa.Agent):
         new = object.__new__
         agents = [first]
         append = agents.append
-        for row in rows[1:]:
+        for row in itertools.islice(rows, 1, None):
             agent = new(cls)
-            agent.__dict__.update(model=model, unique_id=next(ids), pos=None, row=row)
+            agent.model = model  # plain attribute sets keep the compact shared-key instance layout
+            agent.unique_id = next(ids)
+            agent.pos = None
+            agent.row = row
             append(agent)
-        rest = agents[1:]
-        model._agents.update(dict.fromkeys(rest))
+        model._agents.update(zip(itertools.islice(agents, 1, None), itertools.repeat(None)))
         for agent_set in (model._agents_by_type[cls], model._all_agents):
             registry = agent_set._agents
-            registry.data.update(zip(map(weakref.ref, rest, itertools.repeat(registry._remove)), itertools.repeat(None)))
+            refs = map(weakref.ref, itertools.islice(agents, 1, None), itertools.repeat(registry._remove))
+            registry.data.update(zip(refs, itertools.repeat(None)))
         return agents
 
     @classmethod
