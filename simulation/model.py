@@ -549,8 +549,8 @@ class InnovationEconomy(mesa.Model):
                 back = min(cash - target, bank.deposits_rmb)
                 ledger.transfer(bank.account, self.households, back, "deposit_outflow")
                 bank.deposits_rmb -= back
-        if self.loans.n > 1.25 * max(1, int(np.count_nonzero(self.loans.column("open")))):
-            self.loans.compact()  # closed loans are dropped once they are a fifth of the book (row order is kept)
+        if not self.loans.column("open").all():
+            self.loans.compact()  # closed loans are dropped (row order is kept), so next quarter's reads of open loans are views
         self.equity.mark_and_close()
         self.ledger_errors.append(self.check_stock_flow())
 
@@ -558,10 +558,10 @@ class InnovationEconomy(mesa.Model):
     def stock_flow_report(self) -> dict[str, float]:
         """Discrepancies (RMB) of each accounting identity; all ~0 when the books are consistent."""
         book = self.loans
-        live = book.column("open")
-        out = book.column("outstanding")
-        per_bank = np.bincount(book.column("bank")[live], weights=out[live] * self.scale, minlength=len(self.banks))
-        firm_debt = np.bincount(book.column("firm")[live], weights=out[live], minlength=self.population.n)
+        live = book.open_rows()
+        out = book.column("outstanding")[live]
+        per_bank = np.bincount(book.column("bank")[live], weights=out * self.scale, minlength=len(self.banks))
+        firm_debt = np.bincount(book.column("firm")[live], weights=out, minlength=self.population.n)
         report = {
             "money_created_or_destroyed": self.ledger.money_sum(),
             "bank_loans_vs_book": float(np.max(np.abs(per_bank - np.array([b.loans_rmb for b in self.banks])))) if self.banks else 0.0,
@@ -589,7 +589,7 @@ class InnovationEconomy(mesa.Model):
         firms_alive = np.bincount(region, minlength=n_r) * s
         with_loans = np.bincount(region[pop.column("debt")[alive] > 1.0], minlength=n_r) * s
         book = self.loans
-        live = book.column("open")
+        live = book.open_rows()
         lreg = book.column("region")[live].astype(np.int64)
         out = book.column("outstanding")[live]
         balance = np.bincount(lreg, weights=out * s, minlength=n_r)

@@ -63,6 +63,16 @@ class LoanBook(Columns):
     def compact(self) -> None:
         self.keep(self.column("open"))
 
+    def open_rows(self) -> np.ndarray | slice:
+        """Rows of the open loans: a slice over the whole book when every loan is open (so reads are views)."""
+        is_open = self.column("open")
+        return slice(0, self.n) if is_open.all() else np.flatnonzero(is_open)
+
+
+def _subset(rows: np.ndarray | slice, mask: np.ndarray) -> np.ndarray:
+    """Book rows of ``rows`` (from :meth:`LoanBook.open_rows`) where ``mask`` holds."""
+    return np.flatnonzero(mask) if isinstance(rows, slice) else rows[mask]
+
 
 def noise_sd(model: "InnovationEconomy", industry_research: np.ndarray) -> np.ndarray:
     """Sd of a bank's quality signal: base noise cut by data sharing, AI and industry research."""
@@ -338,9 +348,9 @@ def service(model: "InnovationEconomy") -> np.ndarray:
     ledger = model.ledger
     pop = model.population
     q = model.quarter_index
-    live = np.flatnonzero(book.column("open"))
+    live = book.open_rows()
     firm = book.column("firm")[live]
-    out = book.column("outstanding")[live]
+    out = book.column("outstanding")[live].copy()  # the balances before this quarter's repayments
     interest = out * book.column("rate")[live] / 4.0
     maturing = book.column("start_q")[live] + book.column("term")[live] <= q + 1
     principal = np.where(maturing, out, 0.0)
@@ -368,7 +378,7 @@ def service(model: "InnovationEconomy") -> np.ndarray:
     rollover = maturing & current & (model.uniform("rollover", firm) < params.banks.rollover_probability)
     renew = rollover | (maturing & (principal_ratio < 1.0) & current & params.banks.renewal_without_repayment)
     principal = np.where(renew, 0.0, principal)
-    book.column("start_q")[live[renew]] = q + 1
+    book.column("start_q")[_subset(live, renew)] = q + 1
     ratio = np.where(principal > 0, np.minimum(carry_ratio, principal_ratio), carry_ratio)
     bank = book.column("bank")[live]
     accounts = model.bank_accounts[bank]
@@ -379,14 +389,14 @@ def service(model: "InnovationEconomy") -> np.ndarray:
     ledger.firms_pay(firm, paid_principal, accounts, "loan_repayment")
     if fee.any():
         has = fee > 0
-        gov = model.region_gov_accounts[book.column("region")[live[has]]]
+        gov = model.region_gov_accounts[book.column("region")[_subset(live, has)]]
         ledger.firms_pay(firm[has], paid_fee[has], gov, "guarantee_fee")
         model.acc.add_money("fiscal_cost_rmb", firm[has], -paid_fee[has])
     model.bank_income(bank, paid_interest * model.scale)
     model.bank_add("loans_rmb", bank, -paid_principal * model.scale)
     book.column("outstanding")[live] = out - paid_principal
     pop.column("debt")[:] -= np.bincount(firm, weights=paid_principal, minlength=pop.n)
-    model.relending.repay_with_principal(live, paid_principal, out)
+    model.relending.repay_with_principal(np.arange(book.n) if isinstance(live, slice) else live, paid_principal, out)
     model.acc.add("loans_renewed", firm[renew], 1.0)
 
     short = ratio < 1.0 - 1e-12
@@ -399,7 +409,7 @@ def service(model: "InnovationEconomy") -> np.ndarray:
     arrears[owing & firm_short] += 1
     arrears[owing & ~firm_short] = 0
     done = book.column("outstanding")[live] <= 1e-6
-    book.column("open")[live[done]] = False
+    book.column("open")[_subset(live, done)] = False
     return np.flatnonzero(owing & (arrears >= params.banks.default_after_quarters) & pop.column("alive"))
 
 
