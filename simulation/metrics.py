@@ -9,7 +9,7 @@ region ``ALL``, whose counts and amounts are the regions' sums).
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -47,13 +47,20 @@ class QuarterTable:
             self._chunks.append(values)
             self.rows += count
 
+    def append_lazy(self, count: int, build: Callable[[], tuple[Sequence[Any], ...]]) -> None:
+        """Add a chunk of ``count`` rows whose columns ``build()`` returns when the frame is built."""
+        if count:
+            self._chunks.append(build)
+            self.rows += count
+
     def frame(self) -> pd.DataFrame:
         """All rows so far as a DataFrame (an empty frame without columns before the first row)."""
         if not self.rows:
             return pd.DataFrame()
+        chunks = [chunk() if callable(chunk) else chunk for chunk in self._chunks]
         data = {}
         for j, name in enumerate(self.columns):
-            parts = [chunk[j]() if callable(chunk[j]) else chunk[j] for chunk in self._chunks]
+            parts = [chunk[j] for chunk in chunks]
             if all(isinstance(part, np.ndarray) for part in parts):
                 data[name] = np.concatenate(parts)
             else:

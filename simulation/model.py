@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gc
 import itertools
+import operator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -569,7 +570,7 @@ class InnovationEconomy(mesa.Model):
             "firm_debt_vs_book": float(np.max(np.abs(firm_debt - self.population.column("debt"))) * self.scale) if self.population.n else 0.0,
             "relending_vs_banks": abs(self.relending.outstanding_rmb - sum(b.relending_debt_rmb for b in self.banks)),
             "insurer_balance_sheet": abs(self.insurer.balance_sheet_gap_rmb()),
-            "fund_cash": max((abs(f.balance_sheet_gap_rmb()) for f in self.equity.funds), default=0.0),
+            "fund_cash": self.equity.largest_fund_gap_rmb(),
         }
         return report
 
@@ -660,12 +661,7 @@ class InnovationEconomy(mesa.Model):
             bank.new_loans_rmb = 0.0
             bank.write_offs_rmb = 0.0
         reported = [f for f in self.equity.funds if not (f.closed and len(f.cashflows) > f.life_quarters + 1)]
-        self._funds.append(
-            [quarter] * len(reported), [f.name for f in reported], [f.kind.name.lower() for f in reported],
-            [self.region_names[f.region] if f.region is not None else "national" for f in reported],
-            [f.vintage_label for f in reported],
-            *([getattr(f, name) for f in reported] for name in FUND_VALUES), _QuarterIrrs(reported), [f.closed for f in reported],
-        )
+        self._funds.append_lazy(len(reported), _FundQuarter(quarter, reported, self.region_names))
         self.last_flows = self.ledger.flow_table()
         flows = self.last_flows
         self._flows.append([quarter] * len(flows), *([flow[name] for flow in flows] for name in FLOW_TABLE_COLUMNS))
@@ -743,25 +739,34 @@ class InnovationEconomy(mesa.Model):
         return headline_kpis(self)
 
 
-class _QuarterIrrs:
-    """The funds' annual IRRs at one quarter, solved when the funds table is built (not every quarter).
+_FUND_STATE = operator.attrgetter("paid_in_rmb", "invested_rmb", "nav_rmb", "distributed_rmb", "deals", "closed", "_flow_this_quarter")
 
-    Keeps what :meth:`VentureFund.irr_flows` would return now: the length of the
-    (append-only) quarterly cash-flow list and the terminal value; solving all of
-    one quarter's funds together gives the numbers a solve at collection would.
+
+class _FundQuarter:
+    """One quarter's rows of the funds table: the funds' state now, made into columns when the table is built.
+
+    The IRRs are solved then too (all of the quarter's funds together, as at collection):
+    the cash-flow lists only grow, so their length now and this quarter's terminal
+    value give back what :meth:`VentureFund.irr_flows` returns now.
     """
 
-    def __init__(self, funds: list):
+    def __init__(self, quarter: str, funds: list, region_names: list[str]):
+        self.quarter = quarter
         self.funds = funds
+        self.region_names = region_names
+        self.state = list(map(_FUND_STATE, funds))
         self.lengths = [len(f.cashflows) for f in funds]
-        self.terminal = [f.terminal_flow_rmb() for f in funds]
 
-    def __len__(self) -> int:
-        return len(self.funds)
-
-    def __call__(self) -> list[float]:
-        flows = [[*f.cashflows[:n], last] for f, n, last in zip(self.funds, self.lengths, self.terminal)]
-        return irr_many(flows).tolist()
+    def __call__(self) -> tuple[list, ...]:
+        funds = self.funds
+        paid, invested, nav, distributed, deals, closed, flow = (list(column) for column in zip(*self.state))
+        tvpi = [(d + v) / p if p > 0 else float("nan") for p, v, d in zip(paid, nav, distributed)]  # VentureFund.tvpi
+        terminal = [f + v for f, v in zip(flow, nav)]  # VentureFund.terminal_flow_rmb
+        irr = irr_many([[*fund.cashflows[:n], last] for fund, n, last in zip(funds, self.lengths, terminal)]).tolist()
+        return ([self.quarter] * len(funds), [f.name for f in funds], [f.kind.name.lower() for f in funds],
+                [self.region_names[f.region] if f.region is not None else "national" for f in funds],
+                [f.vintage_label for f in funds], [f.committed_rmb for f in funds],
+                paid, invested, nav, distributed, deals, tvpi, irr, closed)
 
 
 def _still_alive(pop: FirmPopulation, rows: np.ndarray) -> np.ndarray:

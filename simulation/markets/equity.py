@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
     from simulation.model import InnovationEconomy
 
 HOLDER_FUND, HOLDER_BANK = 0, 1
+_FUND_BOOKS = operator.attrgetter("paid_in_rmb", "invested_rmb", "fees_rmb", "proceeds_rmb", "distributed_rmb")
 STAKE_COLUMNS = {"holder_kind": np.int8, "holder": np.int32, "firm": np.int64, "share": np.float64, "cost": np.float64, "open": np.bool_}
 ROUND_NAMES = ("seed", "A", "B", "C+")
 
@@ -352,6 +354,16 @@ class EquityMarket:
         if kind != "write_off":
             firms = stakes.column("firm")[sel]
             model.acc.add_money("vc_exit_proceeds_rmb", firms, proceeds * (kinds == HOLDER_FUND))
+
+    def largest_fund_gap_rmb(self) -> float:
+        """The largest absolute balance-sheet gap over the funds (:meth:`VentureFund.balance_sheet_gap_rmb`), RMB."""
+        if not self.funds:
+            return 0.0
+        books = np.array(list(map(_FUND_BOOKS, self.funds)))
+        paid_in, invested, fees, proceeds, distributed = books.T
+        cash = self.model.ledger.balance[[f.account for f in self.funds]]
+        gaps = cash - (paid_in - invested - fees + proceeds - distributed)
+        return max((abs(gap) for gap in gaps.tolist()), default=0.0)
 
     # -- marks and lifecycle ----------------------------------------------
     def mark_and_close(self) -> None:
