@@ -286,15 +286,19 @@ class EquityMarket:
         pop = model.population
         stage = pop.column("stage")[rows]
         quality = pop.column("quality")[rows]
-        candidates = stage >= Stage.GROWTH
-        vc_backed = pop.column("vc_backed")[rows]
+        candidates = np.flatnonzero(stage >= Stage.GROWTH)  # only growth and mature firms exit this way
+        quality = quality[candidates]
+        stage = stage[candidates]
+        vc_backed = pop.column("vc_backed")[rows[candidates]]
         p_ipo = p.ipo_rate_quarterly * p.ipo_window * np.exp(0.6 * quality) * np.where(vc_backed, 1.0, 0.25) * np.where(stage == Stage.MATURE, 1.5, 0.6)
         p_ma = p.ma_rate_quarterly * p.ma_market * np.exp(0.3 * quality)
-        draw = model.uniform("exits", rows)
-        ipo = candidates & (draw < p_ipo)
-        ma = candidates & ~ipo & (draw < p_ipo + p_ma)
+        draw = model.uniform("exits", rows)[candidates]
+        ipo = draw < p_ipo
+        ma = ~ipo & (draw < p_ipo + p_ma)
+        shock = model.normal("exit_values", rows)[candidates]
+        rows = rows[candidates]
         base = np.maximum(pop.column("post_money")[rows], 8.0 * pop.column("revenue")[rows])
-        noise = np.exp(p.exit_value_sigma * model.normal("exit_values", rows) + 0.5 * quality)
+        noise = np.exp(p.exit_value_sigma * shock + 0.5 * quality)
         for mask, multiple, kind in ((ipo, p.ipo_valuation_multiple, ExitKind.IPO), (ma, p.ma_valuation_multiple, ExitKind.ACQUISITION)):
             firms = rows[mask]
             if len(firms) == 0:
