@@ -78,14 +78,24 @@ class QuarterAccumulator:
         self.channel_new = np.zeros((len(ALL_CHANNELS), self.n_regions))
         self.channel_deals = np.zeros((len(ALL_CHANNELS), self.n_regions))
         self.exit_ages: list[np.ndarray] = []
+        self._rows: np.ndarray | None = None
+        self._rows_region = np.zeros(0, dtype=np.intp)
 
     def reset(self) -> None:
+        self._rows = None
         self.values.clear()
         self.channel_new[:] = 0.0
         self.channel_deals[:] = 0.0
 
+    def _regions(self, rows: np.ndarray) -> np.ndarray:
+        """Regions of ``rows`` (as intp), remembered for the last array asked about (the phases pass the same rows often)."""
+        if rows is not self._rows:
+            self._rows = rows
+            self._rows_region = self.model.population.column("region")[rows].astype(np.intp)
+        return self._rows_region
+
     def _by_region(self, rows: np.ndarray, weights) -> np.ndarray:
-        region = self.model.population.column("region")[rows]
+        region = self._regions(rows)
         if np.ndim(weights) == 0:
             if weights == 1.0:  # a count: summing ones is exact, so the plain count is the same number
                 return np.bincount(region, minlength=self.n_regions).astype(float)
@@ -101,8 +111,15 @@ class QuarterAccumulator:
 
     def add_channel(self, channel_index: np.ndarray, rows: np.ndarray, amount: np.ndarray) -> None:
         region = self.model.population.column("region")[rows]
-        np.add.at(self.channel_new, (channel_index, region), amount * self.model.scale)
-        np.add.at(self.channel_deals, (channel_index, region), self.model.scale)
+        scale = self.model.scale
+        cell = np.asarray(channel_index, dtype=np.intp) * self.n_regions + region
+        new, deals = self.channel_new.reshape(-1), self.channel_deals.reshape(-1)
+        if new[cell].any() or deals[cell].any():
+            np.add.at(new, cell, amount * scale)
+            np.add.at(deals, cell, scale)
+        else:  # cells still empty this quarter: a bincount adds in the same order as np.add.at would
+            new += np.bincount(cell, weights=amount * scale, minlength=len(new))
+            deals += np.bincount(cell, weights=np.full(len(cell), scale), minlength=len(deals))
 
     def add_channel_name(self, channel: str, rows: np.ndarray, amount: np.ndarray) -> None:
         self.add_channel(np.full(len(rows), ALL_CHANNELS.index(channel)), rows, amount)
