@@ -16,6 +16,7 @@ import argparse
 import datetime as dt
 import importlib
 import json
+import os
 import re
 import sys
 import time
@@ -105,6 +106,11 @@ def progress_bar(total: int, description: str):
     return tqdm(total=total, desc=description, unit="quarter", file=sys.stderr, disable=not sys.stderr.isatty(), leave=False)
 
 
+def plural(count: int, word: str) -> str:
+    """``"1 quarter"``, ``"40 quarters"``."""
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
 def print_notes(scenario: Any) -> None:
     """Tell (on stderr) about scheduled changes that fall after the end of the run."""
     for note in late_changes(scenario):
@@ -142,7 +148,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     write_run(model, out, scenario=scenario, seed=args.seed, wall_time_s=round(run_time, 3))
     summary = model.summary()
     release(model)
-    print(f"{scenario.name}: {quarters} quarters from {scenario.run.start_quarter}, seed {args.seed}, "
+    print(f"{scenario.name}: {plural(quarters, 'quarter')} from {scenario.run.start_quarter}, seed {args.seed}, "
           f"scale {scenario.run.scale:g}, {run_time:.1f} s")
     print(headline_table(summary))
     print(f"results: {out}")
@@ -195,7 +201,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         path = resolve_path(name)
         scenario = load_scenario(path)
         changes = f", {len(scenario.schedule)} scheduled change(s)" if scenario.schedule else ""
-        print(f"{name}: valid (scenario '{scenario.name}', {scenario.run.quarters} quarters from {scenario.run.start_quarter}{changes})")
+        print(f"{name}: valid (scenario '{scenario.name}', {plural(scenario.run.quarters, 'quarter')} from {scenario.run.start_quarter}{changes})")
         print_notes(scenario)
     return 0
 
@@ -287,10 +293,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser = build_parser()
         args = parser.parse_args(argv)
         code = args.func(args)
+        sys.stdout.flush()  # a reader that went away shows here, inside the handlers below, not at exit
         return 0 if code is None else int(code)
     except KeyboardInterrupt:
         print(f"\n{PROG}: interrupted; nothing was written", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader went away (innofin schema | head): stop quietly, as other command-line tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (ScenarioError, UsageError) as error:
         return _fail(str(error))
     except FileExistsError as error:

@@ -124,10 +124,11 @@ def test_ctrl_c_during_compare_stops_the_workers_and_writes_nothing(tmp_path):
     import signal
     import time
 
+    # 120 quarters of ~55,000 firm agents: each run takes far longer than the 6 s before Ctrl-C, however fast the model gets
     process = subprocess.Popen([sys.executable, "-m", "simulation", "compare", "baseline", "relending_off", "--seeds", "4", "--jobs", "2",
-                                "--out", "cmp"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
-    time.sleep(6.0)  # workers are running 40-quarter runs by now
+                                "--scale", "10", "--quarters", "120", "--out", "cmp"], cwd=tmp_path, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    time.sleep(6.0)  # the workers are in their first runs by now
     os.killpg(process.pid, signal.SIGINT)  # Ctrl-C in a terminal reaches the whole process group
     started = time.perf_counter()
     _, stderr = process.communicate(timeout=60)
@@ -135,3 +136,13 @@ def test_ctrl_c_during_compare_stops_the_workers_and_writes_nothing(tmp_path):
     assert time.perf_counter() - started < 10, "workers were not stopped"
     assert "Traceback" not in stderr and "interrupted" in stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not Path("/bin/bash").exists(), reason="needs bash")
+def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path):
+    """innofin run ... | head -1: no 'Broken pipe' error, exit code 0 (it used to be 'innofin: error: Broken pipe', exit 2)."""
+    for attempt in range(3):
+        command = f"set -o pipefail; '{sys.executable}' -m simulation run --scale 4000 --quarters 1 --out out{attempt} | head -1"
+        result = subprocess.run(["/bin/bash", "-c", command], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+        assert result.returncode == 0 and result.stderr == "", result.stderr
+        assert result.stdout.startswith("baseline: 1 quarter from")

@@ -139,9 +139,9 @@ def test_keyboard_interrupt_while_writing_exits_130_and_leaves_nothing(tmp_path,
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_ctrl_c_during_a_run_stops_cleanly(tmp_path):
-    process = subprocess.Popen([sys.executable, "-m", "simulation", "run", "--scale", "50", "--quarters", "400", "--out", "out"],
+    process = subprocess.Popen([sys.executable, "-m", "simulation", "run", "--scale", "10", "--quarters", "400", "--out", "out"],
                                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(5.0)  # imports and set-up take ~2-3 s; 400 quarters take far longer than this
+    time.sleep(5.0)  # imports and set-up take ~2-3 s; 400 quarters of ~55,000 firm agents take far longer than this
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
