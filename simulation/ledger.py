@@ -91,6 +91,44 @@ class Ledger:
         balance[dst] += amount
         self._record(kind, src, dst, amount)
 
+    def round_trips(self, hub: int, accounts: list[int], amounts: list[float], kind_out: str, kind_back: str) -> None:
+        """For each account in order: ``transfer(hub, account, amount, kind_out)`` then ``transfer(account, hub, amount, kind_back)``.
+
+        The same balances, flow records and totals, bit for bit, as those transfers one by one (running sums are
+        cumulative sums in the same order); used for the management fees that fund LPs pay in and funds pay out.
+        """
+        amounts_array = np.asarray(amounts, dtype=float)
+        keep = amounts_array != 0.0
+        if not keep.all():
+            accounts = [a for a, k in zip(accounts, keep.tolist()) if k]
+            amounts_array = amounts_array[keep]
+        if len(amounts_array) == 0:
+            return
+        if not np.isfinite(amounts_array).all():
+            bad = amounts_array[~np.isfinite(amounts_array)][0]
+            raise ValueError(f"non-finite transfer {kind_out}: {bad}")
+        sectors = {self._sector_of[a] for a in accounts}
+        if len(sectors) != 1 or len(set(accounts)) != len(accounts) or hub in accounts:
+            for account, amount in zip(accounts, amounts_array.tolist()):
+                self.transfer(hub, account, amount, kind_out)
+                self.transfer(account, hub, amount, kind_back)
+            return
+        (sector,) = sectors
+        hub_sector = self._sector_of[hub]
+        pairs = np.empty(2 * len(amounts_array))
+        pairs[0::2] = -amounts_array
+        pairs[1::2] = amounts_array
+        balance = self.balance
+        balance[hub] = np.cumsum(np.concatenate(([balance[hub]], pairs)))[-1]
+        index = np.asarray(accounts)
+        balance[index] = (balance[index] + amounts_array) - amounts_array
+        flows = self.flows
+        for kind, key in ((kind_out, (hub_sector, sector, kind_out)), (kind_back, (sector, hub_sector, kind_back))):
+            flows.by_kind[kind] = float(np.cumsum(np.concatenate(([flows.by_kind[kind]], amounts_array)))[-1])
+            flows.by_pair[key] = float(np.cumsum(np.concatenate(([flows.by_pair[key]], amounts_array)))[-1])
+        self.gross_total = float(np.cumsum(np.concatenate(([self.gross_total], np.abs(pairs))))[-1])
+        self.transactions += len(pairs)
+
     def firms_pay(self, firms: np.ndarray, per_firm: np.ndarray, dst: int | np.ndarray, kind: str) -> float:
         """Firms pay ``per_firm`` RMB (per real firm) to ``dst`` (one account or one per firm).
 

@@ -12,6 +12,7 @@ import pytest
 from simulation import InnovationEconomy
 from simulation.agents import TechFirm, firm
 from simulation.agents.venture import irr_annual_each, irr_many, irr_quarterly_to_annual
+from simulation.ledger import Ledger
 from simulation.metrics import QuarterTable
 from simulation.model import cyclic_gc_paused
 
@@ -104,3 +105,28 @@ def test_remove_all_agents_removes_firms_and_institutions():
     assert len(model.agents) == 0
     assert all(len(agent_set) == 0 for agent_set in model.agents_by_type.values())
     assert model.firm_agent(0) is None
+
+
+def test_round_trips_post_like_transfers_one_by_one():
+    rng = np.random.default_rng(7)
+    amounts = (rng.lognormal(15, 3, 40) * (rng.random(40) < 0.9)).tolist()  # some zero fees are skipped
+
+    def ledger_with_funds():
+        book = Ledger(lambda: np.zeros(3), 10.0)
+        households = book.open("Households", "households")
+        funds = [book.open(f"fund {i}", "venture_funds") for i in range(40)]
+        book.transfer(households, funds[3], 12345.678, "seed_money")
+        return book, households, funds
+
+    one_by_one, households, funds = ledger_with_funds()
+    for account, amount in zip(funds, amounts):
+        one_by_one.transfer(households, account, amount, "capital_call_private")
+        one_by_one.transfer(account, households, amount, "management_fee")
+    batched, _, _ = ledger_with_funds()
+    batched.round_trips(households, funds, amounts, "capital_call_private", "management_fee")
+    assert batched.balance.tolist() == one_by_one.balance.tolist()
+    assert dict(batched.flows.by_kind) == dict(one_by_one.flows.by_kind)
+    assert dict(batched.flows.by_pair) == dict(one_by_one.flows.by_pair)
+    assert (batched.gross_total, batched.transactions) == (one_by_one.gross_total, one_by_one.transactions)
+    with pytest.raises(ValueError, match="non-finite"):
+        batched.round_trips(households, funds[:2], [1.0, float("nan")], "capital_call_private", "management_fee")

@@ -97,16 +97,30 @@ class EquityMarket:
         fund.book_flow(amount_rmb)
 
     def charge_fees(self) -> None:
+        """Management fees of the market funds: called from their LPs and paid out to the managers (households)."""
         model = self.model
+        paying: list[VentureFund] = []
+        fees: list[float] = []
         for fund in self.funds:
             if fund.closed or fund.kind != FundKind.MARKET:
                 continue
             fee = fund.committed_rmb * model.params.vc.management_fee / 4.0
             fee = min(fee, fund.dry_powder_rmb) if model.quarter_index - fund.vintage < fund.invest_quarters else fee * 0.5
             if fee > 0:
+                paying.append(fund)
+                fees.append(fee)
+        if any(getattr(fund, "public_share", 0.0) for fund in paying):
+            for fund, fee in zip(paying, fees):  # public LP money: the capital calls go through _call one by one
                 self._call(fund, fee)
                 model.ledger.transfer(fund.account, model.households, fee, "management_fee")
                 fund.fees_rmb += fee
+            return
+        # private LPs only: each fee is a capital call from households and a payment back to them
+        model.ledger.round_trips(model.households, [fund.account for fund in paying], fees, "capital_call_private", "management_fee")
+        for fund, fee in zip(paying, fees):
+            fund.paid_in_rmb += fee
+            fund.book_flow(-fee)
+            fund.fees_rmb += fee
 
     # -- rounds -----------------------------------------------------------
     def rounds(self, rows: np.ndarray, need: np.ndarray) -> np.ndarray:
