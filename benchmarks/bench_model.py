@@ -82,12 +82,16 @@ def measure(scale: float, quarters: int, seed: int) -> dict[str, float]:
     model = build_model(scale, seed)
     t1 = time.perf_counter()
     agents_start = int(model.population.column("alive").sum())
-    firm_quarters = 0
+    live_at_start = [agents_start]  # live firm agents at the start of each quarter
+
+    def count(done: int, total: int) -> None:
+        if done < total:
+            live_at_start.append(int(model.population.column("alive").sum()))
+
     cpu0 = time.process_time()
-    for _ in range(quarters):
-        firm_quarters += int(model.population.column("alive").sum())
-        model.step()
+    model.run(quarters, progress=count)
     t2 = time.perf_counter()
+    firm_quarters = sum(live_at_start)
     cpu_seconds = time.process_time() - cpu0
     run_seconds = t2 - t1
     return {
