@@ -83,6 +83,10 @@ def test_irr_of_many_series_equals_each_series_alone():
 
 def test_cyclic_gc_pause_restores_the_collector_state():
     assert gc.isenabled()
+    model = InnovationEconomy("baseline", rng=2, overrides={"run.scale": 2000.0})
+    model.run(2, progress=lambda done, total: None)
+    model.step()
+    assert gc.isenabled()  # a run or a step leaves the collector as it found it
     with cyclic_gc_paused():
         assert not gc.isenabled()
     assert gc.isenabled()
