@@ -123,6 +123,7 @@ def test_app_loads_and_a_lever_changes_the_charts(server, page):
     text = body_text(page)
     assert "Scenario baseline" in text and "before the first quarter" in text
     assert "slider changes apply on Reset" in text
+    assert not page.get_by_text("Page 0").is_visible(), "a lone page tab above the charts"
     assert not failed, f"requests failed (offline assets missing?): {failed}"
 
     # One quarter of the baseline.

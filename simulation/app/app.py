@@ -193,6 +193,8 @@ def Page():
     with solara.Sidebar(), solara.Card("Scenario"):
         solara.Select("Scenario", values=scenario_choices(initial), value=scenario.value, on_value=pick)
         solara.HTML(tag="div", unsafe_innerHTML=HELP)
+    # All charts are on one page: Mesa's page tabs would only show a lone "Page 0" label above them.
+    solara.Style(".v-tabs { display: none !important; }")
     SolaraViz(model, components=COMPONENTS, model_params=model_params(choices), name=TITLE)
     LeverSidebar(choices, model, scenario.value)
 
