@@ -265,3 +265,23 @@ def test_a_script_without_a_main_guard_is_told_how_to_fix_it(tmp_path):
     assert result.returncode != 0
     assert "sweep() was called while a worker process was importing your script" in result.stderr
     assert "if __name__ == '__main__':" in result.stderr
+
+
+@pytest.mark.parametrize(("module", "args", "words"), [
+    ("distributed", ["--executor", "dask"], ["--executor dask", "pip install -e '.[dask]'"]),
+    ("SALib.sample.morris", [], ["the morris design needs SALib", "pip install -e '.[sa]'"]),
+])
+def test_a_missing_extra_is_one_line_naming_it(module, args, words, tmp_path, monkeypatch, capsys):
+    """Without the dask or sa extra (here: the module made unimportable) the command says what to install; no traceback."""
+    from simulation.cli import main as innofin
+
+    spec = tmp_path / "spec.toml"
+    spec.write_text('name = "x"\ndesign = "morris"\nsamples = 2\nquarters = 1\nscale = 4000\n'
+                    '[parameters]\n"relending.rate" = { low = 0.01, high = 0.02 }\n"risk_pool.share" = { low = 0.3, high = 0.9 }\n')
+    monkeypatch.setitem(sys.modules, module, None)
+    code = innofin(["sweep", str(spec), "--out", str(tmp_path / "out"), "--no-progress", *args])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.splitlines()) == 1 and err.startswith("innofin: error: ")
+    for word in words:
+        assert word in err
+    assert not (tmp_path / "out").exists()

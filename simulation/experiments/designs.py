@@ -19,18 +19,28 @@ morris    ``samples * (D + 1)`` (``samples`` one-at-a-time trajectories)
 
 from __future__ import annotations
 
+import importlib
 import itertools
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from simulation.experiments.spec import Parameter, SweepSpec
+from simulation.experiments.spec import Parameter, SweepError, SweepSpec
 
 
 def salib_problem(spec: SweepSpec) -> dict[str, Any]:
     """The SALib problem over the unit hypercube (indices do not depend on the units)."""
     return {"num_vars": len(spec.parameters), "names": spec.names, "bounds": [[0.0, 1.0]] * len(spec.parameters)}
+
+
+def salib(module: str, design: str) -> ModuleType:
+    """``SALib.<module>``, or a one-line :class:`SweepError` naming the extra to install."""
+    try:
+        return importlib.import_module(f"SALib.{module}")
+    except ImportError:
+        raise SweepError(f"the {design} design needs SALib: install the 'sa' extra: pip install -e '.[sa]'") from None
 
 
 def unit_sample(spec: SweepSpec) -> np.ndarray:
@@ -40,17 +50,11 @@ def unit_sample(spec: SweepSpec) -> np.ndarray:
     if spec.design == "random":
         return np.random.default_rng(spec.base_seed).random((n, dims))
     if spec.design == "lhs":
-        from SALib.sample import latin
-
-        return latin.sample(problem, n, seed=spec.base_seed)
+        return salib("sample.latin", "lhs").sample(problem, n, seed=spec.base_seed)
     if spec.design == "sobol":
-        from SALib.sample import sobol
-
-        return sobol.sample(problem, n, calc_second_order=spec.second_order, seed=spec.base_seed)
+        return salib("sample.sobol", "sobol").sample(problem, n, calc_second_order=spec.second_order, seed=spec.base_seed)
     if spec.design == "morris":
-        from SALib.sample import morris
-
-        return morris.sample(problem, n, num_levels=spec.morris_levels, seed=spec.base_seed)
+        return salib("sample.morris", "morris").sample(problem, n, num_levels=spec.morris_levels, seed=spec.base_seed)
     raise ValueError(f"design {spec.design!r} has no unit sample")
 
 

@@ -121,7 +121,9 @@ class DaskBackend(AbstractContextManager):
         try:
             from distributed import Client, LocalCluster
         except ImportError:
-            raise RuntimeError("the dask executor needs the 'dask' extra: pip install 'innofin[dask]'") from None
+            from simulation.experiments.spec import SweepError
+
+            raise SweepError("--executor dask: Dask is not installed; install the 'dask' extra: pip install -e '.[dask]'") from None
         self.cluster = None
         self.owned = client is None
         if client is not None:

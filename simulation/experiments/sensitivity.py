@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from simulation.experiments.designs import expected_points, salib_problem, unit_sample
+from simulation.experiments.designs import expected_points, salib, salib_problem, unit_sample
 from simulation.experiments.spec import SweepError, SweepSpec
 
 ID_COLUMNS = ("run_id", "point_id", "replicate", "seed", "status", "error", "elapsed_s")
@@ -55,7 +55,7 @@ def sobol_indices(runs: pd.DataFrame, spec: SweepSpec, kpi: str, conf_level: flo
     """
     if spec.design != "sobol":
         raise SweepError(f"Sobol indices need a sobol design (this sweep is '{spec.design}')")
-    from SALib.analyze import sobol
+    sobol = salib("analyze.sobol", "sobol")
 
     check_complete(runs, spec)
     y = point_means(runs, spec, kpi)
@@ -73,7 +73,7 @@ def morris_indices(runs: pd.DataFrame, spec: SweepSpec, kpi: str, conf_level: fl
     """Morris elementary-effect statistics of ``kpi``: mu, mu_star, sigma and mu_star_conf per parameter."""
     if spec.design != "morris":
         raise SweepError(f"Morris indices need a morris design (this sweep is '{spec.design}')")
-    from SALib.analyze import morris
+    morris = salib("analyze.morris", "morris")
 
     check_complete(runs, spec)
     y = point_means(runs, spec, kpi)
