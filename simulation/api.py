@@ -8,7 +8,6 @@ seed travel, never a model).
 
 from __future__ import annotations
 
-import gc
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +56,10 @@ def release(model: InnovationEconomy) -> None:
         model.remove_all_agents()
     except Exception:  # noqa: BLE001 - best effort on older Mesa
         pass
+    # Clearing the model's attributes breaks the model <-> agents cycles, so reference
+    # counting frees the run at once; a full gc.collect() here found nothing more to free
+    # and cost ~45-80 ms per run (it scans every object of the imported libraries).
     model.__dict__.clear()
-    gc.collect()
 
 
 def simulate(scenario: str | Path | Scenario | dict = "baseline", seed: int = 0, quarters: int | None = None,

@@ -61,6 +61,16 @@ BANK_VALUES = ("loans_rmb", "new_loans_rmb", "write_offs_rmb", "equity_rmb", "ca
 BANK_COLUMNS = (*BANK_VALUES[:-1], "linkage_stakes_rmb")
 FUND_VALUES = ("committed_rmb", "paid_in_rmb", "invested_rmb", "nav_rmb", "distributed_rmb", "deals", "tvpi")
 FLOW_TABLE_COLUMNS = ("source", "target", "kind", "amount_rmb")
+# national (region ALL) series the Mesa DataCollector records every quarter (units as in the timeseries table)
+HEADLINE_SERIES = ("firms_alive", "entries", "exits_failure", "patents_granted", "tech_loan_balance_rmb", "new_loans_rmb",
+                   "access_rate", "avg_loan_rate", "npl_ratio", "relending_outstanding_rmb", "vc_invested_rmb", "fiscal_cost_rmb")
+
+
+def _headline_reporter(name: str) -> Callable[["InnovationEconomy"], float]:
+    """A DataCollector model reporter: the named national value of the quarter just collected."""
+    return lambda model: model.headline[name]
+
+
 REGION_PARAMS = ("research_productivity", "rd_intensity", "transformation_capacity", "supply_chain_density", "vc_share", "export_demand")
 
 
@@ -112,6 +122,11 @@ class InnovationEconomy(mesa.Model):
         self._flows = QuarterTable(("quarter", *FLOW_TABLE_COLUMNS))
         self.ledger_errors: list[float] = []
         self.last_flows: list[dict] = []
+        # Mesa's DataCollector keeps the national headline series (region tables: timeseries() and the other tables)
+        self.headline: dict[str, float] = {}
+        self.datacollector = mesa.DataCollector(
+            model_reporters={name: _headline_reporter(name) for name in HEADLINE_SERIES}
+        )
 
         self._open_accounts()
         self.relending = RelendingFacility(self)
@@ -642,6 +657,9 @@ class InnovationEconomy(mesa.Model):
             )
         self._timeseries.append([quarter] * (n_r + 1), self._region_labels,
                                 *(table[j] for j in range(len(SUMMED_COLUMNS) - 3)), *derived)
+        national = dict(zip(TIMESERIES_COLUMNS, (*(table[j, n_r] for j in range(len(SUMMED_COLUMNS) - 3)), *(d[n_r] for d in derived))))
+        self.headline = {name: float(national[name]) for name in HEADLINE_SERIES}
+        self.datacollector.collect(self)
 
         new = np.empty((n_c, n_r + 1))
         new[:, :n_r] = self.acc.channel_new

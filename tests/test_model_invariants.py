@@ -154,3 +154,13 @@ def test_a_scenario_can_add_a_rest_of_country_region_that_gains_from_spillovers(
             total += table[table["region"] == "ROC"]["patents_granted"].sum()
         patents[rate] = total
     assert patents[0.1] > 1.1 * patents[0.0], patents
+
+
+def test_mesa_datacollector_records_the_national_headline_series_every_quarter():
+    model = InnovationEconomy("baseline", rng=5, overrides={"run.scale": 1000.0})
+    model.run(5)
+    collected = model.datacollector.get_model_vars_dataframe()
+    national = model.timeseries().query("region == 'ALL'").reset_index(drop=True)
+    assert len(collected) == 5
+    for name in ("firms_alive", "tech_loan_balance_rmb", "access_rate", "npl_ratio", "vc_invested_rmb", "fiscal_cost_rmb"):
+        assert np.allclose(collected[name].to_numpy(), national[name].to_numpy(), equal_nan=True), name
