@@ -52,10 +52,7 @@ def run_one(scenario: str | Path | Scenario | dict = "baseline", seed: Any = 0, 
 
 def release(model: InnovationEconomy) -> None:
     """Drop a model's agents and references so its memory can be reclaimed."""
-    try:
-        model.remove_all_agents()
-    except Exception:  # noqa: BLE001 - best effort on older Mesa
-        pass
+    model.remove_all_agents()
     # Clearing the model's attributes breaks the model <-> agents cycles, so reference
     # counting frees the run at once; a full gc.collect() here found nothing more to free
     # and cost ~45-80 ms per run (it scans every object of the imported libraries).

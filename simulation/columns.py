@@ -40,7 +40,7 @@ class Columns:
     def names(self) -> list[str]:
         return list(self._dtypes)
 
-    def append(self, count: int, **values: np.ndarray | float | int) -> np.ndarray:
+    def append(self, count: int, **values: np.ndarray | float) -> np.ndarray:
         """Append ``count`` rows; unspecified columns are zero. Returns the new row indices."""
         if count <= 0:
             return np.empty(0, dtype=np.int64)

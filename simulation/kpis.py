@@ -22,7 +22,7 @@ def _nanmean(values) -> float:
     return float(values.mean()) if len(values) else float("nan")
 
 
-def headline_kpis(model: "InnovationEconomy") -> dict[str, float]:
+def headline_kpis(model: InnovationEconomy) -> dict[str, float]:
     """The run's headline numbers (all floats)."""
     ts = model.timeseries()
     if ts.empty:

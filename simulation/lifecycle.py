@@ -27,7 +27,7 @@ def _stage_medians(values: list[float], stage: np.ndarray) -> np.ndarray:
     return np.asarray(values, dtype=float)[stage]
 
 
-def create_firms(model: "InnovationEconomy", region: np.ndarray, stage: np.ndarray, born_q: np.ndarray) -> np.ndarray:
+def create_firms(model: InnovationEconomy, region: np.ndarray, stage: np.ndarray, born_q: np.ndarray) -> np.ndarray:
     """Append firms to the population and create their Mesa agents; returns the new rows."""
     p = model.params.firms
     rng = model.streams["entry"]
@@ -55,12 +55,12 @@ def create_firms(model: "InnovationEconomy", region: np.ndarray, stage: np.ndarr
     return rows
 
 
-def initial_population(model: "InnovationEconomy") -> np.ndarray:
+def initial_population(model: InnovationEconomy) -> np.ndarray:
     """The start-quarter population: stages, ages, patents and cash consistent with the stage."""
     params = model.params
     p = params.firms
     rng = model.streams["init"]
-    n_agents = max(1, int(round(p.population_real * model.center_factor_total / model.scale)))
+    n_agents = max(1, round(p.population_real * model.center_factor_total / model.scale))
     region = rng.choice(len(model.region_names), size=n_agents, p=model.region_firm_weights)
     stage = rng.choice(4, size=n_agents, p=np.asarray(p.initial_stage_shares) / np.sum(p.initial_stage_shares))
     # age in quarters grows with stage (seed 0-3 yrs, early 1-5, growth 2-8, mature 4-15)
@@ -85,7 +85,7 @@ def initial_population(model: "InnovationEconomy") -> np.ndarray:
     return rows
 
 
-def assign_supply_chains(model: "InnovationEconomy", new_rows: np.ndarray) -> None:
+def assign_supply_chains(model: InnovationEconomy, new_rows: np.ndarray) -> None:
     """Link new early/growth firms as suppliers of anchor firms in their region."""
     pop = model.population
     rng = model.streams["supply_chain"]
@@ -110,7 +110,7 @@ def assign_supply_chains(model: "InnovationEconomy", new_rows: np.ndarray) -> No
             pop.column("anchor")[pick] = rng.choice(in_region, size=len(pick))
 
 
-def entry(model: "InnovationEconomy") -> np.ndarray:
+def entry(model: InnovationEconomy) -> np.ndarray:
     """New seed-stage firms in every region (Poisson, in real firms divided by scale)."""
     p = model.params.firms
     expected_real = p.population_real * p.entry_rate_annual / 4.0 * model.region_firm_weights * model.center_factor_total
@@ -126,7 +126,7 @@ def entry(model: "InnovationEconomy") -> np.ndarray:
     return rows
 
 
-def operate(model: "InnovationEconomy", rows: np.ndarray) -> None:
+def operate(model: InnovationEconomy, rows: np.ndarray) -> None:
     """Revenue, costs, R&D, receivables; money moves through the ledger."""
     params = model.params
     p = params.firms
@@ -180,7 +180,7 @@ def operate(model: "InnovationEconomy", rows: np.ndarray) -> None:
     model.firm_burn[rows] = np.maximum(opex + rd - revenue, 0.0)
 
 
-def innovate(model: "InnovationEconomy", rows: np.ndarray) -> None:
+def innovate(model: InnovationEconomy, rows: np.ndarray) -> None:
     """Patents and stage transitions (breakthrough, product-market fit, scaling)."""
     params = model.params
     p = params.firms
@@ -220,7 +220,7 @@ def innovate(model: "InnovationEconomy", rows: np.ndarray) -> None:
     pop.column("project")[rows] = (stage >= Stage.GROWTH) & (model.uniform("projects", rows) < 0.06)
 
 
-def failure_hazard(model: "InnovationEconomy", rows: np.ndarray) -> np.ndarray:
+def failure_hazard(model: InnovationEconomy, rows: np.ndarray) -> np.ndarray:
     """Quarterly failure probability: SAIC age profile × tech multiplier × quality and distress."""
     p = model.params.firms
     pop = model.population
@@ -237,7 +237,7 @@ def failure_hazard(model: "InnovationEconomy", rows: np.ndarray) -> np.ndarray:
     return 1.0 - (1.0 - annual) ** 0.25
 
 
-def mark_exit(model: "InnovationEconomy", rows: np.ndarray, kind: ExitKind) -> None:
+def mark_exit(model: InnovationEconomy, rows: np.ndarray, kind: ExitKind) -> None:
     """Flag firms as exited and remove their Mesa agents (their rows stay for history)."""
     if len(rows) == 0:
         return

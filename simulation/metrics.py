@@ -9,7 +9,8 @@ region ``ALL``, whose counts and amounts are the regions' sums).
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -71,7 +72,7 @@ class QuarterTable:
 class QuarterAccumulator:
     """Per-region sums for the current quarter (real-world units)."""
 
-    def __init__(self, model: "InnovationEconomy"):
+    def __init__(self, model: InnovationEconomy):
         self.model = model
         self.n_regions = len(model.region_names)
         self.values: dict[str, np.ndarray] = defaultdict(lambda: np.zeros(self.n_regions))
@@ -140,7 +141,7 @@ class EventLog(Columns):
             8192,
         )
 
-    def log(self, model: "InnovationEconomy", kind: str, firms: np.ndarray, per_firm_amount: np.ndarray,
+    def log(self, model: InnovationEconomy, kind: str, firms: np.ndarray, per_firm_amount: np.ndarray,
             counterparty: np.ndarray, detail: np.ndarray) -> None:
         if len(firms) == 0:
             return

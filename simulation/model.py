@@ -19,9 +19,10 @@ from __future__ import annotations
 import gc
 import itertools
 import operator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import mesa
 import numpy as np
@@ -33,7 +34,7 @@ from simulation.agents.firm import ExitKind
 from simulation.agents.venture import irr_many
 from simulation.ledger import Ledger
 from simulation.markets import credit, insurance
-from simulation.markets.credit import CHANNELS, LoanBook
+from simulation.markets.credit import LoanBook
 from simulation.markets.equity import EquityMarket
 from simulation.markets.relending import RelendingFacility
 from simulation.metrics import ALL_CHANNELS, EVENT_KINDS, EventLog, QuarterAccumulator, QuarterTable
@@ -66,7 +67,7 @@ HEADLINE_SERIES = ("firms_alive", "entries", "exits_failure", "patents_granted",
                    "access_rate", "avg_loan_rate", "npl_ratio", "relending_outstanding_rmb", "vc_invested_rmb", "fiscal_cost_rmb")
 
 
-def _headline_reporter(name: str) -> Callable[["InnovationEconomy"], float]:
+def _headline_reporter(name: str) -> Callable[[InnovationEconomy], float]:
     """A DataCollector model reporter: the named national value of the quarter just collected."""
     return lambda model: model.headline[name]
 
@@ -424,7 +425,7 @@ class InnovationEconomy(mesa.Model):
         self._collect()
         self.quarter_index += 1
 
-    def run(self, quarters: int | None = None, progress: Callable[[int, int], None] | None = None) -> "InnovationEconomy":
+    def run(self, quarters: int | None = None, progress: Callable[[int, int], None] | None = None) -> InnovationEconomy:
         """Run ``quarters`` steps (default: the scenario's ``run.quarters``); returns self."""
         total = self.params.run.quarters if quarters is None else int(quarters)
         with cyclic_gc_paused():  # for the whole run: the quarters make no reference cycles (see cyclic_gc_paused)

@@ -13,8 +13,8 @@ from __future__ import annotations
 import itertools
 import weakref
 from collections import deque
+from collections.abc import Iterable
 from enum import IntEnum
-from typing import Iterable
 
 import mesa
 from mesa.agent import AgentSet
@@ -51,7 +51,7 @@ class TechFirm(mesa.Agent):
         self.row = int(row)
 
     @classmethod
-    def create_many(cls, model: mesa.Model, rows: Iterable[int]) -> list["TechFirm"]:
+    def create_many(cls, model: mesa.Model, rows: Iterable[int]) -> list[TechFirm]:
         """Agents for many population rows at once, registered with the model as ``TechFirm(model, row)`` would.
 
         Entry creates thousands of firms a quarter. Where the model keeps Mesa 3's
@@ -84,7 +84,7 @@ class TechFirm(mesa.Agent):
         return agents
 
     @classmethod
-    def remove_many(cls, model: mesa.Model, agents: list["TechFirm"]) -> None:
+    def remove_many(cls, model: mesa.Model, agents: list[TechFirm]) -> None:
         """Remove agents from the model, as ``agent.remove()`` for each would."""
         if not _bulk_registry(model, cls):
             for agent in agents:

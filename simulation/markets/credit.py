@@ -74,7 +74,7 @@ def _subset(rows: np.ndarray | slice, mask: np.ndarray) -> np.ndarray:
     return np.flatnonzero(mask) if isinstance(rows, slice) else rows[mask]
 
 
-def noise_sd(model: "InnovationEconomy", industry_research: np.ndarray) -> np.ndarray:
+def noise_sd(model: InnovationEconomy, industry_research: np.ndarray) -> np.ndarray:
     """Sd of a bank's quality signal: base noise cut by data sharing, AI and industry research."""
     c = model.params.credit
     return (
@@ -85,7 +85,7 @@ def noise_sd(model: "InnovationEconomy", industry_research: np.ndarray) -> np.nd
     )
 
 
-def estimated_pd(model: "InnovationEconomy", rows: np.ndarray, sd: np.ndarray) -> np.ndarray:
+def estimated_pd(model: InnovationEconomy, rows: np.ndarray, sd: np.ndarray) -> np.ndarray:
     """The bank's annual PD estimate: stage prior blended with a technology-flow signal.
 
     A signal s = q + ε (ε ~ N(0, sd²)) gives the posterior mean q̂ = s·σ²/(σ²+sd²) and
@@ -106,7 +106,7 @@ def estimated_pd(model: "InnovationEconomy", rows: np.ndarray, sd: np.ndarray) -
     return prior * np.exp(-params.credit.tech_flow_weight * beta * cautious)
 
 
-def lend(model: "InnovationEconomy", rows: np.ndarray, need: np.ndarray) -> np.ndarray:
+def lend(model: InnovationEconomy, rows: np.ndarray, need: np.ndarray) -> np.ndarray:
     """Credit market for applicants ``rows`` needing ``need`` RMB each; returns amounts lent."""
     params = model.params
     n = len(rows)
@@ -299,7 +299,7 @@ def book_new_loans(model, firms, bank, channel, amount, rate, lgd, refinanced, f
     params = model.params
     book = model.loans
     q = model.quarter_index
-    rows = book.append(
+    book.append(
         len(firms), firm=firms, bank=bank, region=model.population.column("region")[firms], channel=channel,
         principal=amount, outstanding=amount, rate=rate, lgd=lgd, start_q=q, term=params.banks.loan_term_quarters,
         refinanced=refinanced, first_loan=from_earmark, subsidy_pp=subsidy_pp,
@@ -339,7 +339,7 @@ def book_new_loans(model, firms, bank, channel, amount, rate, lgd, refinanced, f
     model.acc.add_money("eligible_amount", firms[refinanced > 0], amount[refinanced > 0])
 
 
-def service(model: "InnovationEconomy") -> np.ndarray:
+def service(model: InnovationEconomy) -> np.ndarray:
     """Interest, principal, fees and subsidies for open loans; returns rows of firms now in default."""
     params = model.params
     book = model.loans
@@ -413,7 +413,7 @@ def service(model: "InnovationEconomy") -> np.ndarray:
     return np.flatnonzero(owing & (arrears >= params.banks.default_after_quarters) & pop.column("alive"))
 
 
-def default_firms(model: "InnovationEconomy", firms: np.ndarray) -> None:
+def default_firms(model: InnovationEconomy, firms: np.ndarray) -> None:
     """Loss waterfall for all open loans of ``firms``: firm cash → collateral/IP → guarantee
     (risk split) → credit insurance → risk-compensation pool → bank capital."""
     if len(firms) == 0:
@@ -485,7 +485,7 @@ def default_firms(model: "InnovationEconomy", firms: np.ndarray) -> None:
     model.events.log(model, "default", firm, out, counterparty=bank, detail=book.column("channel")[live])
 
 
-def repay_on_exit(model: "InnovationEconomy", firms: np.ndarray, payer: int) -> None:
+def repay_on_exit(model: InnovationEconomy, firms: np.ndarray, payer: int) -> None:
     """At an IPO or acquisition the new owners (``payer``) repay the firm's loans in full."""
     book = model.loans
     if len(firms) == 0 or book.n == 0:

@@ -23,7 +23,7 @@ ROUND_NAMES = ("seed", "A", "B", "C+")
 class EquityMarket:
     """Stakes of funds and banks in firms, and the funds themselves."""
 
-    def __init__(self, model: "InnovationEconomy"):
+    def __init__(self, model: InnovationEconomy):
         self.model = model
         self.stakes = Columns(STAKE_COLUMNS, 4096)
         self.funds: list[VentureFund] = []
@@ -35,7 +35,7 @@ class EquityMarket:
         model = self.model
         account = model.ledger.open(name, "venture_funds", region)
         fund = VentureFund(model, name, kind, region, model.quarter_index if vintage is None else vintage,
-                           committed_rmb, life_years * 4, int(round(invest_years * 4)), lp_account, account)
+                           committed_rmb, life_years * 4, round(invest_years * 4), lp_account, account)
         fund.public_share = public_share
         fund.index = len(self.funds)
         self.funds.append(fund)
@@ -149,7 +149,6 @@ class EquityMarket:
                 pace = 1.0 / (1.0 + 0.25 * g.reinvestment_requirement) if fund.kind == FundKind.GUIDANCE_REGIONAL else 1.0
                 split = mix if fund.kind == FundKind.MARKET else guidance_mix
                 budgets[fund.index] = fund.dry_powder_rmb / left * pace * split
-        scale = model.scale
         rounds_done = pop.column("rounds")[cand]
         stage_c = pop.column("stage")[cand]
         round_idx = np.where(stage_c == Stage.SEED, 0, np.where(stage_c == Stage.EARLY, 1, np.where(rounds_done >= 2, 3, 2)))

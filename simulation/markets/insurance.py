@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from simulation.model import InnovationEconomy
 
 
-def take_up(model: "InnovationEconomy", rows: np.ndarray) -> None:
+def take_up(model: InnovationEconomy, rows: np.ndarray) -> None:
     """Entering firms decide whether to insure R&D and patents (take-up rises with the subsidy)."""
     p = model.params.insurance
     prob = min(1.0, p.take_up_base * (1.0 + p.take_up_subsidy_elasticity * p.premium_subsidy))
@@ -23,7 +23,7 @@ def take_up(model: "InnovationEconomy", rows: np.ndarray) -> None:
         pop.column("patent_insured")[rows] = model.uniform("insurance", rows) < prob
 
 
-def premiums_and_claims(model: "InnovationEconomy", rows: np.ndarray) -> None:
+def premiums_and_claims(model: InnovationEconomy, rows: np.ndarray) -> None:
     """Collect the quarter's premiums (firms, subsidised by governments; banks for credit cover) and pay claims."""
     p = model.params.insurance
     pop = model.population
@@ -70,7 +70,7 @@ def premiums_and_claims(model: "InnovationEconomy", rows: np.ndarray) -> None:
     del gov
 
 
-def credit_premiums(model: "InnovationEconomy") -> None:
+def credit_premiums(model: InnovationEconomy) -> None:
     """Banks pay credit-insurance premiums on insured open loans."""
     p = model.params.insurance
     book = model.loans

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 class RelendingFacility:
     """Quota bookkeeping and money movements of the relending facility (RMB, real world)."""
 
-    def __init__(self, model: "InnovationEconomy"):
+    def __init__(self, model: InnovationEconomy):
         self.model = model
         self.outstanding_rmb = 0.0
         self.first_loan_outstanding_rmb = 0.0

@@ -256,7 +256,7 @@ class GuaranteeSettings(Section):
     fund_capital_rmb: PositiveRMB = Field(60.0e9, description="Capital of all regional guarantee funds together (D).")
 
     @model_validator(mode="after")
-    def _shares_add_up(self) -> "GuaranteeSettings":
+    def _shares_add_up(self) -> GuaranteeSettings:
         total = self.bank_share + self.guarantor_share + self.reguarantor_share + self.national_share
         if abs(total - 1.0) > 1e-6:
             raise ValueError(f"guarantee shares must add up to 1 (bank + guarantor + reguarantor + national = {total:.3f})")
@@ -414,7 +414,7 @@ class Scenario(Section):
     schedule: list[ScheduledChange] = Field(default_factory=list, description="Lever changes at given quarters.")
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Scenario":
+    def _consistent(self) -> Scenario:
         if not self.regions:
             raise ValueError("regions: at least one region is required")
         share = sum(r.firm_share for r in self.regions.values())
