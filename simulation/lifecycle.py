@@ -21,6 +21,7 @@ SECTOR_WEIGHTS = np.array([0.27, 0.15, 0.30, 0.13, 0.15])  # semis & electronics
 SECTOR_TANGIBLE = np.array([1.0, 0.8, 1.6, 1.4, 0.4])  # tangible-asset intensity (software is lightest)
 SUPPLIER_SHARE_OF_REVENUE = 0.3  # share of a supplier's sales that go to its anchor firm
 KNOWLEDGE_RETENTION = 0.9  # quarterly retention of the R&D stock
+MAX_LOG_SIZE = 4.0  # largest log size relative to the stage median (revenue about 55 × the median)
 
 
 def _stage_medians(values: list[float], stage: np.ndarray) -> np.ndarray:
@@ -138,7 +139,9 @@ def operate(model: InnovationEconomy, rows: np.ndarray) -> None:
 
     # fat-tailed growth: persistent size random walk with Student-t shocks
     shock = model.streams["operate"].standard_t(p.growth_shock_df, pop.n)[rows] * 0.08 + 0.01 * quality
-    size[rows] += shock
+    # a quarter's growth is capped at e^±1, and a firm's size at e^4 ≈ 55 × its stage median (still an SME)
+    np.clip(shock, -1.0, 1.0, out=shock)
+    size[rows] = np.minimum((1.0 - p.size_mean_reversion) * size[rows] + shock, MAX_LOG_SIZE)
     s = size[rows]
     transform = model.region_param("transformation_capacity")[region]
     export = model.region_param("export_demand")[region]

@@ -357,7 +357,8 @@ class InnovationEconomy(mesa.Model):
     @property
     def relending_push(self) -> np.ndarray:
         p = self.params.relending
-        unused = self.relending.room_rmb() / p.quota_rmb if p.quota_rmb > 0 else 0.0
+        cheaper = p.rate < self.params.banks.funding_cost  # banks refinance only below their own funding cost
+        unused = self.relending.room_rmb() / p.quota_rmb if p.quota_rmb > 0 and cheaper else 0.0
         return np.where(self.bank_relending_eligible, p.quantity_push * unused, 0.0)
 
     @property
@@ -389,9 +390,14 @@ class InnovationEconomy(mesa.Model):
         return result
 
     def fiscal_outlay(self, region: int | None, amount_rmb: float) -> None:
-        """Record a government outlay (negative: receipt) in the fiscal-cost metric."""
-        r = 0 if region is None else int(region)
-        self.acc.values["fiscal_cost_rmb"][r] += amount_rmb
+        """Record a government outlay (negative: receipt) in the fiscal-cost metric.
+
+        A national outlay (``region`` None) is shared among the regions by their firm weights.
+        """
+        if region is None:
+            self.acc.values["fiscal_cost_rmb"] += amount_rmb * self.region_firm_weights
+        else:
+            self.acc.values["fiscal_cost_rmb"][int(region)] += amount_rmb
 
     def close_firm_cash(self, firms: np.ndarray, kind: str) -> None:
         """Pay a leaving firm's remaining cash to its owners (or write off unpaid bills if negative)."""

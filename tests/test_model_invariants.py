@@ -10,8 +10,10 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from simulation import InnovationEconomy, simulate
+from simulation import InnovationEconomy, lifecycle, simulate
 from simulation.agents import Bank, CentralBank, Insurer, NationalGovernment, RegionalGovernment, TechFirm, VentureFund
+from simulation.agents.venture import irr_annual_each
+from simulation.markets import credit
 from tests.conftest import paired_seeds
 
 FAST = {"run.scale": 2000.0}
@@ -164,3 +166,37 @@ def test_mesa_datacollector_records_the_national_headline_series_every_quarter()
     assert len(collected) == 5
     for name in ("firms_alive", "tech_loan_balance_rmb", "access_rate", "npl_ratio", "vc_invested_rmb", "fiscal_cost_rmb"):
         assert np.allclose(collected[name].to_numpy(), national[name].to_numpy(), equal_nan=True), name
+
+
+def test_banks_do_not_draw_relending_dearer_than_their_own_funding():
+    cheap = InnovationEconomy("baseline", rng=3, overrides={"run.scale": 1000.0, "relending.rate": 0.010})
+    dear = InnovationEconomy("baseline", rng=3, overrides={"run.scale": 1000.0, "relending.rate": 0.020})  # funding cost 1.6 %
+    cheap.run(4)
+    dear.run(4)
+    assert cheap.timeseries()["relending_new_rmb"].sum() > 0
+    assert dear.timeseries()["relending_new_rmb"].sum() == 0
+
+
+def test_no_new_loan_to_a_firm_in_arrears():
+    model = InnovationEconomy("baseline", rng=3, overrides={"run.scale": 1000.0})
+    model.run(2)
+    rows = model.population.alive_rows()
+    need = np.full(len(rows), 5e6)
+    arrears = model.population.column("arrears_q")
+    arrears[rows[::2]] = 1
+    granted = credit.lend(model, rows, need)
+    assert granted[::2].sum() == 0 and granted[1::2].sum() > 0
+
+
+def test_firm_size_stays_bounded_over_a_century():
+    model = InnovationEconomy("baseline", rng=2, overrides={"run.scale": 2000.0})
+    model.run(400)
+    size = model.population.column("size")[model.population.alive_rows()]
+    assert size.max() <= lifecycle.MAX_LOG_SIZE
+    assert 0.4 < size.std() < 1.2  # mean reversion keeps the dispersion near revenue_sigma = 0.8
+
+
+def test_fund_irr_of_a_long_series_is_finite_without_warnings():
+    flows = [-1.0] + [0.0] * 398 + [3.0]
+    (irr,) = irr_annual_each([flows])
+    assert np.isfinite(irr) and 0 < irr < 0.02

@@ -58,7 +58,9 @@ def _bisect_irr(flow_lists: list[list[float]], summed: list[int]) -> np.ndarray:
     blocks = list(zip(starts.tolist(), [*starts[1:].tolist(), len(lists)], lengths.tolist()))
 
     def npv(rate: np.ndarray) -> np.ndarray:
-        terms = flows / (1.0 + rate[:, None]) ** times
+        # a long series at a deeply negative rate overflows the discount factor: its NPV is then not finite
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            terms = flows / (1.0 + rate[:, None]) ** times
         if len(blocks) == 1 and blocks[0][2] == length:
             return terms.sum(axis=1)
         out = np.empty(len(rate))
@@ -66,10 +68,12 @@ def _bisect_irr(flow_lists: list[list[float]], summed: list[int]) -> np.ndarray:
             out[start:end] = terms[start:end, :n].sum(axis=1)
         return out
 
-    low = np.full(len(flows), -0.99)
+    # quarterly bounds: -80 % (-99.8 % a year) keeps discount factors finite over 400 quarters; +200 %
+    low = np.full(len(flows), -0.8)
     high = np.full(len(flows), 2.0)
     f_low = npv(low)
-    defined &= np.sign(f_low) != np.sign(npv(high))
+    f_high = npv(high)
+    defined &= np.isfinite(f_low) & np.isfinite(f_high) & (np.sign(f_low) != np.sign(f_high))
     for _ in range(60):
         mid = 0.5 * (low + high)
         f_mid = npv(mid)

@@ -142,8 +142,9 @@ def lend(model: InnovationEconomy, rows: np.ndarray, need: np.ndarray) -> np.nda
     ip_value = pop.column("patents")[rows] * ip.value_per_patent_rmb * (ip.protection / 0.6)
     capacity = (bp.max_debt_to_revenue * 4.0 * revenue + bp.collateral_haircut * tangible
                 + ip.pledge_ltv * ip_value + 4.0 * receivable - pop.column("debt")[rows])
-    requested = need
-    need = np.minimum(need, np.maximum(capacity, 0.0))
+    # the credit registry shows arrears: no new loan to a firm behind on its payments
+    requested = np.where(pop.column("arrears_q")[rows] > 0, 0.0, need)
+    need = np.minimum(requested, np.maximum(capacity, 0.0))
     np.minimum(need, bp.collateral_haircut * tangible, out=amount[COLLATERAL])
     lgd[COLLATERAL] = bp.lgd_collateral
 
@@ -216,7 +217,8 @@ def lend(model: InnovationEconomy, rows: np.ndarray, need: np.ndarray) -> np.nda
 
     # --- pricing ---
     rel = params.relending
-    relend_ok = model.bank_relending_eligible[bank_safe] & (model.relending_room() > 0)
+    # a bank refinances only when relending is cheaper than its own marginal funding
+    relend_ok = model.bank_relending_eligible[bank_safe] & (model.relending_room() > 0) & (rel.rate < bp.funding_cost)
     benefit = np.where(relend_ok, rel.refinanced_share * max(bp.funding_cost - rel.rate, 0.0) * rel.pass_through, 0.0)
     base = bp.funding_cost + bp.operating_cost + bp.capital_charge
     bank_rate = base + expected_loss

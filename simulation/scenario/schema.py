@@ -116,6 +116,7 @@ class FirmSettings(Section):
     )
     revenue_sigma: float = Field(0.8, gt=0.0, le=3.0, description="Log-sd of firm revenue around the stage median (skewed firm sizes; D).")
     growth_shock_df: float = Field(3.0, ge=2.1, le=100.0, description="Degrees of freedom of the Student-t revenue growth shock (fat tails; D).")
+    size_mean_reversion: Share = Field(0.015, description="Quarterly pull of a firm's log size back towards its stage median (D: 0.015 keeps the stationary log-sd near revenue_sigma = 0.8 with the t(3) shocks of sd 0.14; 0 = a pure random walk, whose sizes grow without bound over long runs).")
     tangible_assets_rmb: list[float] = Field(
         [0.2e6, 1.5e6, 12.0e6, 45.0e6],
         description="Median tangible (pledgeable) assets by stage: asset-light firms have little collateral (D).",
