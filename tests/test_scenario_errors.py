@@ -24,6 +24,8 @@ CASES = {
                    ["s.toml", "relending.rate", "valid number", "got 'low'", "allowed: 0 <= x <= 0.5"]),
     "out of range": ({"s.toml": BASE + "[relending]\nrate = 0.9\n"}, ["run", "s.toml"],
                      ["s.toml", "relending.rate", "less than or equal to 0.5", "got 0.9"]),
+    "negative list element": ({"s.toml": BASE + "[vc]\ndeal_size_rmb = [15e6, -60e6, 160e6, 400e6]\n"}, ["run", "s.toml"],
+                              ["s.toml", "vc.deal_size_rmb[1]", "got -60000000.0", "allowed: x >= 0"]),
     "bad choice": ({"s.toml": BASE + '[regions.BTH]\ncenter_scope = "city"\n'}, ["run", "s.toml"],
                    ["regions.BTH.center_scope", "'regions' or 'cities'"]),
     "bad quarter": ({"s.toml": BASE + '[[schedule]]\nquarter = "2027Q5"\nset = { "relending.rate" = 0.01 }\n'}, ["run", "s.toml"],

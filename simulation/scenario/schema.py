@@ -21,6 +21,8 @@ QUARTER_PATTERN = re.compile(r"^(\d{4})Q([1-4])$")
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 RateAnnual = Annotated[float, Field(ge=0.0, le=0.5)]
 PositiveRMB = Annotated[float, Field(ge=0.0)]
+PositiveFactor = Annotated[float, Field(gt=0.0, le=100.0)]
+StageIndex = Annotated[int, Field(ge=0, le=3)]
 
 
 def _none_string_to_none(value: Any) -> Any:
@@ -102,32 +104,32 @@ class FirmSettings(Section):
 
     population_real: float = Field(550_000, ge=100, le=5_000_000, description="Tech SMEs at the start (calibration §2.1, D from A: 275k / 0.502 ≈ 548k).")
     entry_rate_annual: float = Field(0.12, ge=0.0, le=1.0, description="New firms per year as a share of the initial population (D; range 0.08-0.16).")
-    initial_stage_shares: list[float] = Field([0.25, 0.30, 0.30, 0.15], description="Share of initial firms in seed/early/growth/mature (D; ~50 % under 5 years, §5.3).")
+    initial_stage_shares: list[Share] = Field([0.25, 0.30, 0.30, 0.15], description="Share of initial firms in seed/early/growth/mature (D; ~50 % under 5 years, §5.3).")
     quality_sigma: float = Field(1.0, gt=0.0, le=3.0, description="Dispersion of latent technology quality (standard normal scaled; D).")
     rd_to_revenue: float = Field(0.06, ge=0.0, le=1.0, description="R&D / revenue of revenue-earning firms (§9.1: median ~6 %, range 3-15 %).")
     seed_rd_quarterly_rmb: float = Field(0.3e6, ge=0.0, description="Quarterly R&D budget of a seed-stage firm (D; range 0.3-1.5 m).")
-    opex_quarterly_rmb: list[float] = Field(
+    opex_quarterly_rmb: list[PositiveRMB] = Field(
         [0.2e6, 1.2e6, 4.5e6, 12.0e6],
         description="Non-R&D operating cost per quarter by stage seed/early/growth/mature (production, market promotion; D).",
     )
-    revenue_quarterly_rmb: list[float] = Field(
+    revenue_quarterly_rmb: list[PositiveRMB] = Field(
         [0.0, 1.5e6, 6.0e6, 16.0e6],
         description="Median quarterly revenue by stage (D; tech-SME size consistent with RMB 13 m average loans, §2.1).",
     )
     revenue_sigma: float = Field(0.8, gt=0.0, le=3.0, description="Log-sd of firm revenue around the stage median (skewed firm sizes; D).")
     growth_shock_df: float = Field(3.0, ge=2.1, le=100.0, description="Degrees of freedom of the Student-t revenue growth shock (fat tails; D).")
     size_mean_reversion: Share = Field(0.015, description="Quarterly pull of a firm's log size back towards its stage median (D: 0.015 keeps the stationary log-sd near revenue_sigma = 0.8 with the t(3) shocks of sd 0.14; 0 = a pure random walk, whose sizes grow without bound over long runs).")
-    tangible_assets_rmb: list[float] = Field(
+    tangible_assets_rmb: list[PositiveRMB] = Field(
         [0.2e6, 1.5e6, 12.0e6, 45.0e6],
         description="Median tangible (pledgeable) assets by stage: asset-light firms have little collateral (D).",
     )
     founder_cash_rmb: float = Field(5.0e6, ge=0.0, description="Founders' cash of an entering firm (D; range 0.5-5 m).")
-    stage_up_quarterly: list[float] = Field(
+    stage_up_quarterly: list[Share] = Field(
         [0.07, 0.045, 0.03],
         description="Base quarterly probability seed→early (breakthrough), early→growth (product-market fit), growth→mature (scaled; D, 4-7 years to mature, §5.3).",
     )
     patent_rate_quarterly: float = Field(0.09, ge=0.0, le=5.0, description="Expected patents per firm-quarter at average quality and R&D (D; ~7 per patenting firm, §5.1).")
-    hazard_by_age_annual: list[float] = Field(
+    hazard_by_age_annual: list[Share] = Field(
         [0.016, 0.045, 0.065, 0.065, 0.085, 0.095, 0.10, 0.08],
         description=(
             "Annual non-financial exit hazard by age year 1..8+ (D from A): the SAIC 2013 profile (§5.3: 1.6, 6.3, 9.5, 8.5 ... 6 %) "
@@ -141,7 +143,7 @@ class FirmSettings(Section):
     insolvency_quarters: int = Field(4, ge=1, le=12, description="A firm with negative cash (unpaid bills) for this many quarters in a row fails (D).")
     runway_quarters: float = Field(6.0, gt=0.0, le=20.0, description="Firms whose cash covers fewer quarters of burn apply for funding (D).")
     funding_need_quarters: float = Field(8.0, gt=0.0, le=20.0, description="A funding request covers this many quarters of net burn (D).")
-    max_loan_rate_by_stage: list[float] = Field(
+    max_loan_rate_by_stage: list[Share] = Field(
         [0.045, 0.06, 0.08, 0.09],
         description="Highest effective annual loan rate a firm accepts, by stage (affordability; D).",
     )
@@ -198,7 +200,7 @@ class BankSettings(Section):
     rollover_probability: Share = Field(0.6, description="Probability that a performing loan is rolled over at maturity (the firm keeps its credit line; D, range 0.5-0.9).")
     default_after_quarters: int = Field(4, ge=1, le=12, description="Quarters in arrears after which a loan defaults and the firm fails (D; NPL from the first quarter overdue).")
     renewal_without_repayment: bool = Field(True, description="Loans of firms that pay their interest are renewed at maturity without repaying principal (无还本续贷; lever).")
-    pd_prior_annual: list[float] = Field([0.10, 0.06, 0.05, 0.03], description="Bank's prior annual PD by stage before firm-specific signals (D).")
+    pd_prior_annual: list[Share] = Field([0.10, 0.06, 0.05, 0.03], description="Bank's prior annual PD by stage before firm-specific signals (D).")
 
 
 class CreditAssessment(Section):
@@ -269,7 +271,7 @@ class RiskPoolSettings(Section):
 
     share: Share = Field(0.5, description="Share of principal loss compensated on eligible early-stage loans (§7.2: 30-55 %; 90 % Zhuhai first loans).")
     budget_annual_rmb: PositiveRMB = Field(6.0e9, description="Annual pool funding across regions (D; Guangzhou ~0.2 bn/yr; range 2-20 bn).")
-    eligible_stages: list[int] = Field([0, 1], description="Stages whose loans are covered (0 seed, 1 early, 2 growth, 3 mature).")
+    eligible_stages: list[StageIndex] = Field([0, 1], description="Stages whose loans are covered (0 seed, 1 early, 2 growth, 3 mature).")
 
 
 class InsuranceSettings(Section):
@@ -321,9 +323,9 @@ class VentureSettings(Section):
     fundraising_annual_rmb: PositiveRMB = Field(0.55e12, description="New commitments to funds investing in tech SMEs per year (§9.4: 0.55 trn deployed; D).")
     funds_per_region: int = Field(8, ge=1, le=200, description="Market VC fund agents per region at the start (D).")
     fund_life_years: int = Field(10, ge=3, le=30, description="Market fund life, 7+3 years (§4.3, A).")
-    deal_size_rmb: list[float] = Field([15e6, 60e6, 160e6, 400e6], description="Deal size seed/A/B/C+ (§4.1, D: 42 % first-round deals with ~9 % of 0.55 trn ≈ 15 m; A-C+ at 2 × the §9.4 assumption of 30/80/200 m, the top of its ×0.5-×2 range, towards the ~75 m all-stage median and ~8,000 deals a year).")
-    pre_money_multiple: list[float] = Field([3.0, 4.0, 4.5, 5.0], description="Pre-money valuation / deal size by stage (D).")
-    stage_mix: list[float] = Field([0.10, 0.35, 0.35, 0.20], description="Share of a market fund's quarterly budget for seed/A/B/C+ rounds (§4.1, C: seed ≈ 9 % of capital).")
+    deal_size_rmb: list[PositiveRMB] = Field([15e6, 60e6, 160e6, 400e6], description="Deal size seed/A/B/C+ (§4.1, D: 42 % first-round deals with ~9 % of 0.55 trn ≈ 15 m; A-C+ at 2 × the §9.4 assumption of 30/80/200 m, the top of its ×0.5-×2 range, towards the ~75 m all-stage median and ~8,000 deals a year).")
+    pre_money_multiple: list[PositiveFactor] = Field([3.0, 4.0, 4.5, 5.0], description="Pre-money valuation / deal size by stage (D).")
+    stage_mix: list[Share] = Field([0.10, 0.35, 0.35, 0.20], description="Share of a market fund's quarterly budget for seed/A/B/C+ rounds (§4.1, C: seed ≈ 9 % of capital).")
     follow_on_quarters: int = Field(6, ge=1, le=40, description="VC-backed early/growth firms seek a follow-on round this many quarters after the last (D; 18-24 months between rounds).")
     screening_noise: float = Field(0.8, ge=0.0, le=5.0, description="Sd of a VC's signal of latent quality (D).")
     min_signal: float = Field(0.4, ge=-3.0, le=3.0, description="Lowest signal (quality z-score) a fund invests in (D).")
