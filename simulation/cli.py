@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from simulation.argtypes import whole_number
 from simulation.scenario.loader import ScenarioError, late_changes, load_scenario, parse_value, resolve_path, shipped_scenarios
 
 PROG = "innofin"
@@ -45,15 +46,7 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 # ---------------------------------------------------------------- helpers shared by subcommands
-def seed_value(text: str) -> int:
-    """An argparse type for seeds: a whole number >= 0 (what numpy's generators accept)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {value}")
-    return value
+seed_value = whole_number(0)  # seeds: what numpy's generators accept
 
 
 def parse_sets(items: Sequence[str] | None) -> dict[str, Any]:

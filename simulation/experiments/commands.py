@@ -13,19 +13,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from simulation.argtypes import whole_number
 from simulation.scenario.loader import ScenarioError
 
 EXECUTORS = ("process", "serial", "dask")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def add_commands(subparsers: Any) -> None:
@@ -35,12 +26,12 @@ def add_commands(subparsers: Any) -> None:
         description="Run every point x seed of a sweep spec (TOML) and write Parquet parts + manifest.json to --out.",
     )
     run.add_argument("spec", help="sweep spec TOML file (see scenarios/sweeps/)")
-    run.add_argument("--workers", type=_positive_int, default=None, help="worker processes (default: all cores)")
+    run.add_argument("--workers", type=whole_number(1), default=None, help="worker processes (default: all cores)")
     run.add_argument("--executor", choices=EXECUTORS, default="process", help="where runs execute (default: process pool)")
     run.add_argument("--scheduler", default=None, metavar="ADDRESS", help="Dask scheduler address, e.g. tcp://host:8786 (implies --executor dask)")
     run.add_argument("--out", default=None, metavar="DIR", help="results folder (default: sweeps_out/NAME)")
     run.add_argument("--resume", action="store_true", help="finish only the missing runs of the sweep in --out")
-    run.add_argument("--flush-every", type=_positive_int, default=100, metavar="N", help="runs per Parquet part file (default 100)")
+    run.add_argument("--flush-every", type=whole_number(1), default=100, metavar="N", help="runs per Parquet part file (default 100)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.set_defaults(func=sweep_command)
 
