@@ -357,8 +357,7 @@ class InnovationEconomy(mesa.Model):
     @property
     def relending_push(self) -> np.ndarray:
         p = self.params.relending
-        cheaper = p.rate < self.params.banks.funding_cost  # banks refinance only below their own funding cost
-        unused = self.relending.room_rmb() / p.quota_rmb if p.quota_rmb > 0 and cheaper else 0.0
+        unused = self.relending.room_rmb() / p.quota_rmb if p.quota_rmb > 0 and self.relending.worth_drawing() else 0.0
         return np.where(self.bank_relending_eligible, p.quantity_push * unused, 0.0)
 
     @property

@@ -217,8 +217,7 @@ def lend(model: InnovationEconomy, rows: np.ndarray, need: np.ndarray) -> np.nda
 
     # --- pricing ---
     rel = params.relending
-    # a bank refinances only when relending is cheaper than its own marginal funding
-    relend_ok = model.bank_relending_eligible[bank_safe] & (model.relending_room() > 0) & (rel.rate < bp.funding_cost)
+    relend_ok = model.bank_relending_eligible[bank_safe] & (model.relending_room() > 0) & model.relending.worth_drawing()
     benefit = np.where(relend_ok, rel.refinanced_share * max(bp.funding_cost - rel.rate, 0.0) * rel.pass_through, 0.0)
     base = bp.funding_cost + bp.operating_cost + bp.capital_charge
     bank_rate = base + expected_loss

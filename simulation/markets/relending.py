@@ -25,6 +25,11 @@ class RelendingFacility:
         self.first_loan_outstanding_rmb = 0.0
         self.used_this_quarter_rmb = 0.0
 
+    def worth_drawing(self) -> bool:
+        """Banks refinance only when relending is cheaper than their own marginal funding."""
+        params = self.model.params
+        return params.relending.rate < params.banks.funding_cost
+
     def room_rmb(self) -> float:
         return max(0.0, self.model.params.relending.quota_rmb - self.outstanding_rmb)
 
