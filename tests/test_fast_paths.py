@@ -134,3 +134,48 @@ def test_round_trips_post_like_transfers_one_by_one():
     assert (batched.gross_total, batched.transactions) == (one_by_one.gross_total, one_by_one.transactions)
     with pytest.raises(ValueError, match="non-finite"):
         batched.round_trips(households, funds[:2], [1.0, float("nan")], "capital_call_private", "management_fee")
+
+
+def _fill_one_group(wanted: np.ndarray, budget: float, min_share: float = 0.25) -> np.ndarray:
+    """The plain rule for one group: requests in order until the budget runs out."""
+    if budget <= 0.0:
+        return np.zeros(len(wanted))
+    start = np.cumsum(wanted) - wanted
+    granted = np.minimum(np.maximum(budget - start, 0.0), wanted)
+    granted[(granted < min_share * wanted) | (wanted <= 0)] = 0.0
+    return granted
+
+
+def test_grouped_vc_matching_equals_matching_group_by_group():
+    """All region x round groups at once give, bit for bit, what each group alone would."""
+    from simulation.markets.equity import _FundPool, _Groups
+
+    rng = np.random.default_rng(11)
+    for _ in range(30):
+        keys = np.sort(rng.choice(12, size=int(rng.integers(1, 8)), replace=False))
+        counts = rng.integers(1, 60, size=len(keys))
+        starts = np.cumsum(counts) - counts
+        groups = _Groups(keys, starts, counts)
+        wanted = rng.lognormal(14, 1, size=int(counts.sum())) * (rng.random(int(counts.sum())) < 0.8)
+        budget = rng.lognormal(16, 1, size=len(keys)) * (rng.random(len(keys)) < 0.9)
+        pools = []
+        for _g in keys:
+            n_funds = int(rng.integers(1, 12))
+            budgets = {i: rng.lognormal(17, 1, size=4) for i in range(n_funds)}
+            funds = [type("Fund", (), {"index": i})() for i in range(n_funds)]
+            pools.append(_FundPool(funds, budgets, scale=275.0))
+        granted = groups.fill(wanted, budget)
+        hit = np.flatnonzero(granted > 0)
+        owners = groups.owners(pools, granted, hit)
+        sums = groups.sums(granted)
+        for g, (start, count) in enumerate(zip(starts, counts)):
+            piece = slice(start, start + count)
+            expected = _fill_one_group(wanted[piece], budget[g])
+            assert np.array_equal(granted[piece], expected)
+            assert sums[g] == expected.sum()
+            mine = hit[(hit >= start) & (hit < start + count)]
+            part = granted[mine]
+            edges = np.cumsum(pools[g].room[:, keys[g] % 4])
+            position = np.cumsum(part) - 0.5 * part
+            expected_owner = np.minimum(np.searchsorted(edges, position, side="right"), len(edges) - 1)
+            assert np.array_equal(owners[np.isin(hit, mine)], pools[g].index[expected_owner])

@@ -159,76 +159,71 @@ class EquityMarket:
         size = np.asarray(vc.deal_size_rmb)[round_idx] * np.exp(0.5 * model.normal("vc_size", cand))
         pre = size * np.asarray(vc.pre_money_multiple)[round_idx] * np.exp(0.4 * signal)
         investing = [f for f in self.funds if f.index in budgets]
-        deals: list[tuple[np.ndarray, ...]] = []
         # groups of one region and round type, best signals first (ties in applicant order)
         key = region.astype(np.int64) * 4 + round_idx
         ordered = np.lexsort((-signal, key))
-        keys, starts = np.unique(key[ordered], return_index=True)
-        pools: dict[int, tuple] = {}
-        for key_value, start, end in zip(keys.tolist(), starts.tolist(), [*starts[1:].tolist(), len(ordered)]):
-            r, k = divmod(key_value, 4)
-            if r not in pools:
-                pools[r] = tuple(_FundPool([f for f in investing if (f.kind == FundKind.MARKET) == market and f.region == r], budgets)
-                                 for market in (True, False))
-            market, guidance = pools[r]
-            if market.funds or guidance.funds:
-                self._match_group(ordered[start:end], k, market, guidance, signal, size, cand, deals, raised, eligible)
+        keys, starts, counts = np.unique(key[ordered], return_index=True, return_counts=True)
+        groups = _Groups(keys, starts, counts)
+        pools = {r: tuple(_FundPool([f for f in investing if (f.kind == FundKind.MARKET) == market and f.region == r], budgets, model.scale)
+                          for market in (True, False))
+                 for r in np.unique(groups.region).tolist()}
+        deals = self._match(groups, pools, signal[ordered], size[ordered], cand[ordered])
+        raised[eligible[ordered]] = deals.raised
         pre_of = np.empty(pop.n)
         pre_of[cand] = pre
-        self._book_deals(deals, pre_of)
+        self._book_deals(deals.columns(), pre_of)
         return raised
 
-    def _match_group(self, group, k, market, guidance, signal, size, cand, deals, raised, eligible) -> None:
-        """Rounds of one region and round type, best signals first, within the funds' budgets.
+    def _match(self, groups: _Groups, pools: dict[int, tuple[_FundPool, _FundPool]], signal: np.ndarray,
+               size: np.ndarray, firm: np.ndarray) -> _Deals:
+        """Rounds of all region × round-type groups at once, best signals first, within the funds' budgets.
 
-        Market funds (``market``) lead rounds of firms above ``vc.min_signal`` while their
-        pooled budget lasts; guidance funds (``guidance``) co-invest a share of each round,
-        and alone back seed/early firms just below the threshold (patient capital). Each
-        round goes to the fund whose slice of the pooled budget its position falls in.
-        Appends the deals as arrays (fund index, firm row, amount, round, with guidance).
+        ``signal``, ``size`` (RMB per real firm) and ``firm`` (population rows) are in group order.
+        In each group, market funds lead rounds of firms above ``vc.min_signal`` while their
+        pooled budget lasts; guidance funds co-invest a share of each round, and alone back
+        seed/early firms just below the threshold (patient capital). Each round goes to the
+        fund whose slice of the pooled budget its position falls in.
         """
-        model = self.model
-        vc, g = model.params.vc, model.params.guidance
-        scale = model.scale
-        market_room = market.budgets[:, k] / scale
-        guidance_room = guidance.budgets[:, k] / scale
-        guidance_total = guidance_room.sum()
-        amount = size[group]
-        g_part = np.minimum(amount * g.coinvest_share, g.max_deal_rmb) if guidance.funds else np.zeros(len(group))
-        # market-led rounds
-        led = signal[group] >= vc.min_signal
-        # guidance co-investment in led rounds, while the guidance budget lasts
-        g_co = _fill(np.where(led, g_part, 0.0), guidance_total)
-        m_part = _fill(np.where(led, amount - g_co, 0.0), market_room.sum())
+        vc, g = self.model.params.vc, self.model.params.guidance
+        market_pools = [pools[r][0] for r in groups.region.tolist()]
+        guidance_pools = [pools[r][1] for r in groups.region.tolist()]
+        market_total = np.array([pool.total[k] for pool, k in zip(market_pools, groups.round.tolist())])
+        guidance_total = np.array([pool.total[k] for pool, k in zip(guidance_pools, groups.round.tolist())])
+        has_guidance = np.array([bool(pool.funds) for pool in guidance_pools])
+        of = groups.of_item
+        g_part = np.where(has_guidance[of], np.minimum(size * g.coinvest_share, g.max_deal_rmb), 0.0)
+        # market-led rounds, with guidance co-investment while the guidance budget lasts
+        led = signal >= vc.min_signal
+        g_co = groups.fill(np.where(led, g_part, 0.0), guidance_total)
+        m_part = groups.fill(np.where(led, size - g_co, 0.0), market_total)
         m_funded = m_part > 0
         g_co = np.where(m_funded, g_co, 0.0)
-        g_alone = np.zeros(len(group))
-        if k <= 1 and guidance.funds:
-            # guidance-only rounds for seed/early firms the market does not fund
-            want = np.where(~m_funded, np.minimum(amount, g.max_deal_rmb), 0.0)
-            g_alone = _fill(want, guidance_total - g_co.sum())
+        # guidance-only rounds for seed/early firms the market does not fund
+        alone = (groups.round <= 1) & has_guidance
+        want = np.where(~m_funded & alone[of], np.minimum(size, g.max_deal_rmb), 0.0)
+        g_alone = groups.fill(want, np.where(alone, guidance_total - groups.sums(g_co), 0.0))
+        g_total = g_co + g_alone
+        deals = _Deals(m_part + g_co + g_alone)
         with_guidance = (g_co > 0) | (g_alone > 0)
-        for pool, room, part in ((market, market_room, m_part), (guidance, guidance_room, g_co + g_alone)):
+        for kind, pool_of_group, part in ((0, market_pools, m_part), (1, guidance_pools, g_total)):
             hit = np.flatnonzero(part > 0)
-            if len(hit) == 0:
-                continue
-            edges = np.cumsum(room)
-            position = np.cumsum(part[hit]) - 0.5 * part[hit]
-            owner = np.minimum(np.searchsorted(edges, position, side="right"), len(pool.funds) - 1)
-            deals.append((pool.index[owner], cand[group[hit]].astype(np.int64), part[hit], np.full(len(hit), k, dtype=np.int64), with_guidance[hit]))
-        raised[eligible[group]] = m_part + g_co + g_alone
+            if len(hit):
+                owner = groups.owners(pool_of_group, part, hit)
+                deals.add(kind, owner, firm[hit], part[hit], groups.round[of[hit]], with_guidance[hit], of[hit], hit)
+        return deals
 
-    def _book_deals(self, deals: list[tuple[np.ndarray, ...]], pre_of: np.ndarray) -> None:
+    def _book_deals(self, deals: tuple[np.ndarray, ...] | None, pre_of: np.ndarray) -> None:
         """Book the quarter's rounds: capital calls, payments, dilution, stakes and metrics (batched per fund).
 
-        ``pre_of``: pre-money valuation by population row (read for the firms with deals).
+        ``deals``: columns fund index, firm row, amount (RMB per real firm), round type, with guidance
+        (see :meth:`_Deals.columns`); ``pre_of``: pre-money valuation by population row.
         """
-        if not deals:
+        if deals is None:
             return
         model = self.model
         pop = model.population
         scale = model.scale
-        fund_of, deal_firm, deal_amount, deal_round, with_guidance = (np.concatenate(column) for column in zip(*deals))
+        fund_of, deal_firm, deal_amount, deal_round, with_guidance = deals
         firms, inverse = np.unique(deal_firm, return_inverse=True)
         totals = np.bincount(inverse, weights=deal_amount)
         pre = pre_of[firms]
@@ -416,20 +411,97 @@ class EquityMarket:
 
 
 class _FundPool:
-    """The investing funds of one kind in one region: the funds, their indices and their budgets by round type (RMB)."""
+    """The investing funds of one kind in one region, with their budgets by round type.
 
-    def __init__(self, funds: list[VentureFund], budgets: dict[int, np.ndarray]):
+    ``room``: budget per real firm (RMB / ``scale``), one row per fund, one column per round
+    type; ``total``: the pool's budget per round type; ``edges``: cumulative budgets over
+    the funds (a round goes to the fund whose slice its position falls in).
+    """
+
+    def __init__(self, funds: list[VentureFund], budgets: dict[int, np.ndarray], scale: float):
         self.funds = funds
         self.index = np.array([f.index for f in funds], dtype=np.int64)
-        self.budgets = np.array([budgets[f.index] for f in funds]).reshape(len(funds), 4)
+        self.room = np.array([budgets[f.index] for f in funds]).reshape(len(funds), 4) / scale
+        self.total = np.ascontiguousarray(self.room.T).sum(axis=1)
+        self.edges = np.cumsum(self.room, axis=0)
 
 
-def _fill(wanted: np.ndarray, budget: float, min_share: float = 0.25) -> np.ndarray:
-    """Fund requests in order until ``budget`` runs out; the request at the edge gets what is left
-    if that is at least ``min_share`` of it (one agent stands for many firms, so budgets are coarse)."""
-    if budget <= 0.0:
-        return np.zeros(len(wanted))
-    start = np.cumsum(wanted) - wanted
-    granted = np.minimum(np.maximum(budget - start, 0.0), wanted)  # np.clip, without its overhead
-    granted[(granted < min_share * wanted) | (wanted <= 0)] = 0.0
-    return granted
+class _Groups:
+    """Applicants in groups of one region and round type (sorted by group, then best signal first).
+
+    Per-group running sums are taken row by row of a (groups × largest group) matrix, so
+    each group's sum runs over its own members in order, as if the group were alone.
+    """
+
+    def __init__(self, keys: np.ndarray, starts: np.ndarray, counts: np.ndarray):
+        self.region, self.round = np.divmod(keys, 4)
+        self.starts, self.counts = starts, counts
+        self.of_item = np.repeat(np.arange(len(keys)), counts)
+        self.local = np.arange(int(counts.sum())) - starts[self.of_item]
+        self.shape = (len(keys), int(counts.max()) if len(counts) else 0)
+
+    def cumsum(self, values: np.ndarray) -> np.ndarray:
+        """Running sum of ``values`` within each group."""
+        matrix = np.zeros(self.shape)
+        matrix[self.of_item, self.local] = values
+        return np.cumsum(matrix, axis=1)[self.of_item, self.local]
+
+    def sums(self, values: np.ndarray) -> np.ndarray:
+        """Total of ``values`` in each group."""
+        return np.array([values[start : start + count].sum() for start, count in zip(self.starts.tolist(), self.counts.tolist())])
+
+    def fill(self, wanted: np.ndarray, budget: np.ndarray, min_share: float = 0.25) -> np.ndarray:
+        """Fund requests in group order until each group's ``budget`` runs out; the request at the edge gets
+        what is left if that is at least ``min_share`` of it (one agent stands for many firms, so budgets are coarse)."""
+        budget = np.maximum(budget, 0.0)[self.of_item]
+        start = self.cumsum(wanted) - wanted
+        granted = np.minimum(np.maximum(budget - start, 0.0), wanted)  # np.clip, without its overhead
+        granted[(granted < min_share * wanted) | (wanted <= 0)] = 0.0
+        return granted
+
+    def owners(self, pool_of_group: list[_FundPool], part: np.ndarray, hit: np.ndarray) -> np.ndarray:
+        """Fund index of each round ``hit``: the fund whose slice of its group's pooled budget the round's
+        midpoint falls in (rounds laid end to end in group order)."""
+        position = self.cumsum(part)[hit] - 0.5 * part[hit]
+        group = self.of_item[hit]
+        present = np.unique(group).tolist()
+        edges = [pool_of_group[g].edges[:, self.round[g]] for g in present]
+        sizes = np.array([len(e) for e in edges], dtype=np.int64)
+        edge_group = np.repeat(np.array(present, dtype=np.int64), sizes)
+        # merge edges and positions, group by group in value order (an edge equal to a position counts as passed)
+        values = np.concatenate([*edges, position])
+        groups = np.concatenate([edge_group, group])
+        is_position = np.concatenate([np.zeros(len(edge_group), dtype=np.int8), np.ones(len(hit), dtype=np.int8)])
+        order = np.lexsort((is_position, values, groups))
+        passed = np.cumsum(1 - is_position[order])
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        first_edge = np.zeros(len(self.starts), dtype=np.int64)
+        first_edge[present] = np.cumsum(sizes) - sizes
+        count = np.zeros(len(self.starts), dtype=np.int64)
+        count[present] = sizes
+        passed_in_group = passed[rank[len(edge_group):]] - first_edge[group]
+        slot = np.minimum(passed_in_group, count[group] - 1)
+        index = np.concatenate([pool_of_group[g].index for g in present])
+        return index[first_edge[group] + slot]
+
+
+class _Deals:
+    """The quarter's rounds as they are matched; :meth:`columns` gives them in booking order."""
+
+    def __init__(self, raised: np.ndarray):
+        self.raised = raised  # per applicant in group order (RMB per real firm)
+        self._parts: list[tuple[np.ndarray, ...]] = []
+
+    def add(self, kind: int, fund: np.ndarray, firm: np.ndarray, amount: np.ndarray, round_type: np.ndarray,
+            with_guidance: np.ndarray, group: np.ndarray, item: np.ndarray) -> None:
+        self._parts.append((fund, firm.astype(np.int64), amount, round_type.astype(np.int64), with_guidance,
+                            group, np.full(len(item), kind), item))
+
+    def columns(self) -> tuple[np.ndarray, ...] | None:
+        """Fund index, firm row, amount, round type, with guidance; group by group, market rounds first."""
+        if not self._parts:
+            return None
+        fund, firm, amount, round_type, with_guidance, group, kind, item = (np.concatenate(c) for c in zip(*self._parts))
+        order = np.lexsort((item, kind, group))
+        return fund[order], firm[order], amount[order], round_type[order], with_guidance[order]
