@@ -161,9 +161,7 @@ def test_grouped_vc_matching_equals_matching_group_by_group():
         pools = []
         for _g in keys:
             n_funds = int(rng.integers(1, 12))
-            budgets = {i: rng.lognormal(17, 1, size=4) for i in range(n_funds)}
-            funds = [type("Fund", (), {"index": i})() for i in range(n_funds)]
-            pools.append(_FundPool(funds, budgets, scale=275.0))
+            pools.append(_FundPool(rng.permutation(20)[:n_funds], rng.lognormal(17, 1, size=(n_funds, 4)), scale=275.0))
         granted = groups.fill(wanted, budget)
         hit = np.flatnonzero(granted > 0)
         owners = groups.owners(pools, granted, hit)

@@ -142,13 +142,14 @@ class EquityMarket:
         q = model.quarter_index
         mix = np.asarray(vc.stage_mix, dtype=float) / max(sum(vc.stage_mix), 1e-12)
         guidance_mix = np.array([g.early_share / 2, g.early_share / 2, (1 - g.early_share) / 2, (1 - g.early_share) / 2])
-        budgets: dict[int, np.ndarray] = {}
-        for fund in self.funds:
-            if fund.investing(q):
-                left = max(1, fund.invest_quarters - (q - fund.vintage))
-                pace = 1.0 / (1.0 + 0.25 * g.reinvestment_requirement) if fund.kind == FundKind.GUIDANCE_REGIONAL else 1.0
-                split = mix if fund.kind == FundKind.MARKET else guidance_mix
-                budgets[fund.index] = fund.dry_powder_rmb / left * pace * split
+        investing = [fund for fund in self.funds if fund.investing(q)]
+        market_fund = np.array([fund.kind == FundKind.MARKET for fund in investing], dtype=bool)
+        regional_pace = 1.0 / (1.0 + 0.25 * g.reinvestment_requirement)
+        per_quarter = np.array([fund.dry_powder_rmb / max(1, fund.invest_quarters - (q - fund.vintage))
+                                * (regional_pace if fund.kind == FundKind.GUIDANCE_REGIONAL else 1.0) for fund in investing])
+        budgets = per_quarter.reshape(-1, 1) * np.where(market_fund.reshape(-1, 1), mix, guidance_mix)  # RMB, fund x round type
+        fund_region = np.array([-1 if fund.region is None else fund.region for fund in investing], dtype=np.int64)
+        fund_index = np.array([fund.index for fund in investing], dtype=np.int64)
         rounds_done = pop.column("rounds")[cand]
         stage_c = pop.column("stage")[cand]
         round_idx = np.where(stage_c == Stage.SEED, 0, np.where(stage_c == Stage.EARLY, 1, np.where(rounds_done >= 2, 3, 2)))
@@ -158,15 +159,15 @@ class EquityMarket:
         region = pop.column("region")[cand]
         size = np.asarray(vc.deal_size_rmb)[round_idx] * np.exp(0.5 * model.normal("vc_size", cand))
         pre = size * np.asarray(vc.pre_money_multiple)[round_idx] * np.exp(0.4 * signal)
-        investing = [f for f in self.funds if f.index in budgets]
         # groups of one region and round type, best signals first (ties in applicant order)
         key = region.astype(np.int64) * 4 + round_idx
         ordered = np.lexsort((-signal, key))
         keys, starts, counts = np.unique(key[ordered], return_index=True, return_counts=True)
         groups = _Groups(keys, starts, counts)
-        pools = {r: tuple(_FundPool([f for f in investing if (f.kind == FundKind.MARKET) == market and f.region == r], budgets, model.scale)
-                          for market in (True, False))
-                 for r in np.unique(groups.region).tolist()}
+        pools = {}
+        for r in np.unique(groups.region).tolist():
+            in_region = fund_region == r
+            pools[r] = tuple(_FundPool(fund_index[mine], budgets[mine], model.scale) for mine in (in_region & market_fund, in_region & ~market_fund))
         deals = self._match(groups, pools, signal[ordered], size[ordered], cand[ordered])
         raised[eligible[ordered]] = deals.raised
         pre_of = np.empty(pop.n)
@@ -189,7 +190,7 @@ class EquityMarket:
         guidance_pools = [pools[r][1] for r in groups.region.tolist()]
         market_total = np.array([pool.total[k] for pool, k in zip(market_pools, groups.round.tolist())])
         guidance_total = np.array([pool.total[k] for pool, k in zip(guidance_pools, groups.round.tolist())])
-        has_guidance = np.array([bool(pool.funds) for pool in guidance_pools])
+        has_guidance = np.array([len(pool.index) > 0 for pool in guidance_pools])
         of = groups.of_item
         g_part = np.where(has_guidance[of], np.minimum(size * g.coinvest_share, g.max_deal_rmb), 0.0)
         # market-led rounds, with guidance co-investment while the guidance budget lasts
@@ -413,15 +414,14 @@ class EquityMarket:
 class _FundPool:
     """The investing funds of one kind in one region, with their budgets by round type.
 
-    ``room``: budget per real firm (RMB / ``scale``), one row per fund, one column per round
+    ``budgets``: this quarter's budget of each fund by round type (RMB); ``room``: budget per real firm (RMB / ``scale``), one row per fund, one column per round
     type; ``total``: the pool's budget per round type; ``edges``: cumulative budgets over
     the funds (a round goes to the fund whose slice its position falls in).
     """
 
-    def __init__(self, funds: list[VentureFund], budgets: dict[int, np.ndarray], scale: float):
-        self.funds = funds
-        self.index = np.array([f.index for f in funds], dtype=np.int64)
-        self.room = np.array([budgets[f.index] for f in funds]).reshape(len(funds), 4) / scale
+    def __init__(self, index: np.ndarray, budgets: np.ndarray, scale: float):
+        self.index = index  # the funds' indices in ``EquityMarket.funds``
+        self.room = budgets.reshape(len(index), 4) / scale
         self.total = np.ascontiguousarray(self.room.T).sum(axis=1)
         self.edges = np.cumsum(self.room, axis=0)
 
