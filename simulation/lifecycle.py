@@ -52,6 +52,7 @@ def create_firms(model: InnovationEconomy, region: np.ndarray, stage: np.ndarray
         post_money=0.0,
         last_round_q=-100,
     )
+    model.streams.new_quarter(model.population.n)  # the rows are final for the quarter: its draws can start
     model.create_firm_agents(rows)
     return rows
 
@@ -138,7 +139,7 @@ def operate(model: InnovationEconomy, rows: np.ndarray) -> None:
     size = pop.column("size")
 
     # fat-tailed growth: persistent size random walk with Student-t shocks
-    shock = model.streams["operate"].standard_t(p.growth_shock_df, pop.n)[rows] * 0.08 + 0.01 * quality
+    shock = model.student_t("operate", p.growth_shock_df, rows) * 0.08 + 0.01 * quality
     # a quarter's growth is capped at e^±1, and a firm's size at e^4 ≈ 55 × its stage median (still an SME)
     np.clip(shock, -1.0, 1.0, out=shock)
     size[rows] = np.minimum((1.0 - p.size_mean_reversion) * size[rows] + shock, MAX_LOG_SIZE)

@@ -32,6 +32,7 @@ from simulation import lifecycle
 from simulation.agents import Bank, CentralBank, Insurer, NationalGovernment, RegionalGovernment, Stage, TechFirm
 from simulation.agents.firm import ExitKind
 from simulation.agents.venture import irr_many
+from simulation.draws import Streams
 from simulation.ledger import Ledger
 from simulation.markets import credit, insurance
 from simulation.markets.credit import LoanBook
@@ -94,7 +95,7 @@ class InnovationEconomy(mesa.Model):
         params = load_scenario(scenario, overrides)
         super().__init__(rng=rng)
         self.params = params
-        self.streams = {name: np.random.default_rng(seed) for name, seed in zip(STREAMS, self.rng.integers(0, 2**63 - 1, size=len(STREAMS)))}
+        self.streams = Streams(dict(zip(STREAMS, self.rng.integers(0, 2**63 - 1, size=len(STREAMS)))))
         self.scenario_name = params.name
         self.scale = float(params.run.scale)
         self.quarter_index = 0
@@ -279,11 +280,15 @@ class InnovationEconomy(mesa.Model):
         Drawing for every row (not only ``rows``) keeps each firm's draw the same in
         paired runs whose levers change who takes part: common random numbers.
         """
-        return self.streams[stream].random(self.population.n)[rows]
+        return self.streams.rows(stream, "uniform", self.population.n)[rows]
 
     def normal(self, stream: str, rows: np.ndarray) -> np.ndarray:
         """Standard normal draws for population ``rows`` (one per population row, see :meth:`uniform`)."""
-        return self.streams[stream].standard_normal(self.population.n)[rows]
+        return self.streams.rows(stream, "normal", self.population.n)[rows]
+
+    def student_t(self, stream: str, df: float, rows: np.ndarray) -> np.ndarray:
+        """Student-t draws with ``df`` degrees of freedom for population ``rows`` (one per population row, see :meth:`uniform`)."""
+        return self.streams.rows(stream, "student_t", self.population.n, df)[rows]
 
     # ---------------------------------------------------------- agent plumbing
     def create_firm_agents(self, rows: np.ndarray) -> None:
@@ -433,7 +438,9 @@ class InnovationEconomy(mesa.Model):
     def run(self, quarters: int | None = None, progress: Callable[[int, int], None] | None = None) -> InnovationEconomy:
         """Run ``quarters`` steps (default: the scenario's ``run.quarters``); returns self."""
         total = self.params.run.quarters if quarters is None else int(quarters)
-        with cyclic_gc_paused():  # for the whole run: the quarters make no reference cycles (see cyclic_gc_paused)
+        # for the whole run: the quarters make no reference cycles (see cyclic_gc_paused), and each quarter's
+        # whole-population random draws are made ahead on a second thread (same numbers, see simulation.draws)
+        with cyclic_gc_paused(), self.streams.ahead():
             for i in range(total):
                 self.step()
                 if progress is not None:

@@ -177,3 +177,58 @@ def test_grouped_vc_matching_equals_matching_group_by_group():
             position = np.cumsum(part) - 0.5 * part
             expected_owner = np.minimum(np.searchsorted(edges, position, side="right"), len(edges) - 1)
             assert np.array_equal(owners[np.isin(hit, mine)], pools[g].index[expected_owner])
+
+
+def _draw_ahead_ready(streams, names, n):
+    """Streams with a first-use plan for ``names`` (uniform draws of ``n``) and a quarter started ahead."""
+    for name in names:
+        streams.rows(name, "uniform", n)
+    streams.new_quarter(n)
+
+
+@pytest.mark.parametrize("then", ["other kind", "other size", "direct use", "unused"])
+def test_a_draw_made_ahead_but_not_asked_for_is_undone(then):
+    from simulation.draws import Streams
+
+    n = 30_000
+    ahead, plain = Streams({"x": 1, "y": 2}), Streams({"x": 1, "y": 2})
+    plain.rows("x", "uniform", n), plain.rows("y", "uniform", n)
+    with ahead.ahead():
+        _draw_ahead_ready(ahead, ["x", "y"], n)
+        assert set(ahead._pending) == {"x", "y"}
+        if then == "other kind":
+            assert np.array_equal(ahead.rows("x", "normal", n), plain.rows("x", "normal", n))
+        elif then == "other size":
+            assert np.array_equal(ahead.rows("x", "uniform", n + 1), plain.rows("x", "uniform", n + 1))
+        elif then == "direct use":
+            assert np.array_equal(ahead["x"].poisson(2.0, 7), plain["x"].poisson(2.0, 7))
+        assert np.array_equal(ahead.rows("y", "uniform", n), plain.rows("y", "uniform", n))  # made ahead and used
+    assert not ahead._pending
+    for name in ("x", "y"):  # after the block both streams continue exactly where the plain ones do
+        assert np.array_equal(ahead.rows(name, "uniform", 5), plain.rows(name, "uniform", 5))
+
+
+def test_drawing_ahead_gives_the_same_run_bit_for_bit(monkeypatch):
+    """A run with its population draws made on a second thread equals the run without."""
+    import threading
+
+    from simulation import draws
+
+    made_ahead = []
+    draw = draws.Streams._draw
+
+    def spy(self, name, request):
+        if threading.current_thread().name.startswith("innofin-draws"):
+            made_ahead.append(name)
+        return draw(self, name, request)
+
+    monkeypatch.setattr(draws.Streams, "_draw", spy)
+    overrides = {"run.scale": 20.0, "banks.renewal_without_repayment": True}
+    ahead = InnovationEconomy("baseline", rng=5, overrides=overrides).run(3)
+    assert ahead.population.n >= draws.DRAW_AHEAD_MIN_ROWS and len(made_ahead) >= 20
+    monkeypatch.setattr(draws, "DRAW_AHEAD_MIN_ROWS", 10**12)
+    plain = InnovationEconomy("baseline", rng=5, overrides=overrides).run(3)
+    ahead.step(), plain.step()  # a step outside run(): the streams were left where the plain run's are
+    for table in ("timeseries", "events_table", "funds_table"):
+        pd.testing.assert_frame_equal(getattr(ahead, table)(), getattr(plain, table)())
+    assert np.array_equal(ahead.population.column("cash"), plain.population.column("cash"))
