@@ -335,10 +335,11 @@ class InnovationEconomy(mesa.Model):
         totals = weights.sum(axis=1, keepdims=True)
         cdf = np.cumsum(np.divide(weights, totals, out=np.zeros_like(weights), where=totals > 0), axis=1)
         u = self.streams["banks"].random(len(region)) if rows is None else self.uniform("banks", rows)
-        # the bank is the number of cumulative shares at or below the draw (np.searchsorted(cdf[region], u, "right"))
-        pick = np.zeros(len(region), dtype=np.int64)
-        for column in cdf.T:
-            pick += u >= column[region]
+        # the bank is the number of cumulative shares at or below the draw
+        pick = np.empty(len(region), dtype=np.int64)
+        for r in range(len(self.region_names)):
+            here = region == r
+            pick[here] = np.searchsorted(cdf[r], u[here], side="right")
         return np.where(totals[region, 0] > 0, np.minimum(pick, n_banks - 1), -1)
 
     def bank_capacity(self) -> np.ndarray:

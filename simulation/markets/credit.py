@@ -397,7 +397,7 @@ def service(model: InnovationEconomy) -> np.ndarray:
     model.bank_add("loans_rmb", bank, -paid_principal * model.scale)
     book.column("outstanding")[live] = out - paid_principal
     pop.column("debt")[:] -= np.bincount(firm, weights=paid_principal, minlength=pop.n)
-    model.relending.repay_with_principal(np.arange(book.n) if isinstance(live, slice) else live, paid_principal, out)
+    model.relending.repay_with_principal(live, paid_principal, out)
     model.acc.add("loans_renewed", firm[renew], 1.0)
 
     short = ratio < 1.0 - 1e-12

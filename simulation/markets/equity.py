@@ -101,11 +101,12 @@ class EquityMarket:
         model = self.model
         paying: list[VentureFund] = []
         fees: list[float] = []
+        rate, q, market = model.params.vc.management_fee, model.quarter_index, FundKind.MARKET
         for fund in self.funds:
-            if fund.closed or fund.kind != FundKind.MARKET:
+            if fund.closed or fund.kind != market:
                 continue
-            fee = fund.committed_rmb * model.params.vc.management_fee / 4.0
-            fee = min(fee, fund.dry_powder_rmb) if model.quarter_index - fund.vintage < fund.invest_quarters else fee * 0.5
+            fee = fund.committed_rmb * rate / 4.0
+            fee = min(fee, fund.dry_powder_rmb) if q - fund.vintage < fund.invest_quarters else fee * 0.5
             if fee > 0:
                 paying.append(fund)
                 fees.append(fee)
@@ -269,8 +270,9 @@ class EquityMarket:
             return
         lookup = np.ones(self.model.population.n)
         lookup[firms] = factor
-        open_ = self.stakes.column("open")
-        self.stakes.column("share")[open_] *= lookup[self.stakes.column("firm")[open_]]
+        stakes = self.stakes
+        # closed stakes are multiplied by 1 (unchanged): one pass over the stakes instead of three masked ones
+        stakes.column("share")[:] *= np.where(stakes.column("open"), lookup[stakes.column("firm")], 1.0)
 
     def bank_linkage_investment(self, firms: np.ndarray, banks: np.ndarray, amount: np.ndarray) -> None:
         """A bank's investment arm buys equity alongside a linkage loan (warrant share on top)."""
@@ -391,8 +393,8 @@ class EquityMarket:
             firms = stakes.column("firm")[open_]
             value = stakes.column("share")[open_] * pop.column("post_money")[firms] * model.scale
             nav = np.bincount(stakes.column("holder")[open_], weights=value, minlength=len(self.funds))
-        for fund in self.funds:
-            fund.nav_rmb = float(nav[fund.index])
+        for fund, value in zip(self.funds, nav.tolist()):
+            fund.nav_rmb = value
             if not fund.closed and q - fund.vintage >= fund.life_quarters:
                 self._liquidate(fund)
             fund.close_quarter()
