@@ -33,6 +33,7 @@ from simulation.agents import Bank, CentralBank, Insurer, NationalGovernment, Re
 from simulation.agents.firm import ExitKind
 from simulation.agents.venture import irr_many
 from simulation.draws import Streams
+from simulation.groups import SortedGroups
 from simulation.ledger import Ledger
 from simulation.markets import credit, insurance
 from simulation.markets.credit import LoanBook
@@ -516,25 +517,28 @@ class InnovationEconomy(mesa.Model):
         applicants = rows[candidates]
         signal = pop.column("quality")[applicants] + noise * self.normal("subsidy", applicants)
         amount = p.subsidy.rd_subsidy_share * 4.0 * pop.column("rd")[applicants]
-        region = pop.column("region")[applicants]
+        region = pop.column("region")[applicants].astype(np.int64)
+        # each region's government ranks its applicants by signal (ties in applicant order) and funds them
+        # in that order while its budget lasts
+        ranked = np.lexsort((-signal, region))
+        groups = SortedGroups.of_sorted(region[ranked])
+        cum = groups.cumsum(amount[ranked]) * self.scale
+        budget = np.array([gov.subsidy_budget_rmb for gov in self.governments])
+        chosen = ranked[cum <= budget[region[ranked]]]
+        if len(chosen) == 0:
+            return granted
+        firms = rows[candidates[chosen]]
+        paid = amount[chosen]
+        self.ledger.pay_firms(self.region_gov_accounts[region[chosen]], firms, paid, "rd_subsidy")
+        by_region = np.bincount(region[chosen], weights=paid * self.scale, minlength=len(self.governments))
         for gov in self.governments:
-            in_region = np.flatnonzero(region == gov.region)
-            if len(in_region) == 0:
-                continue
-            ranked = in_region[np.argsort(-signal[in_region], kind="stable")]
-            cum = np.cumsum(amount[ranked]) * self.scale
-            chosen = ranked[cum <= gov.subsidy_budget_rmb]
-            if len(chosen) == 0:
-                continue
-            firms = rows[candidates[chosen]]
-            paid = self.ledger.pay_firms(gov.account, firms, amount[chosen], "rd_subsidy")
-            gov.subsidy_budget_rmb -= paid
-            gov.spent_rmb += paid
-            granted[candidates[chosen]] = amount[chosen]
-            self.acc.add_money("subsidies_rmb", firms, amount[chosen])
-            self.acc.add_money("fiscal_cost_rmb", firms, amount[chosen])
-            self.acc.add_channel_name("rd_subsidy", firms, amount[chosen])
-            self.events.log(self, "subsidy", firms, amount[chosen], counterparty=np.full(len(firms), gov.region), detail=pop.column("stage")[firms])
+            gov.subsidy_budget_rmb -= float(by_region[gov.region])
+            gov.spent_rmb += float(by_region[gov.region])
+        granted[candidates[chosen]] = paid
+        self.acc.add_money("subsidies_rmb", firms, paid)
+        self.acc.add_money("fiscal_cost_rmb", firms, paid)
+        self.acc.add_channel_name("rd_subsidy", firms, paid)
+        self.events.log(self, "subsidy", firms, paid, counterparty=region[chosen], detail=pop.column("stage")[firms])
         return granted
 
     def _failures(self, alive: np.ndarray, defaulted: np.ndarray) -> None:

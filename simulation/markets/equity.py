@@ -10,6 +10,7 @@ import numpy as np
 from simulation.agents.firm import ExitKind, Stage
 from simulation.agents.venture import FundKind, VentureFund
 from simulation.columns import Columns
+from simulation.groups import SortedGroups
 
 if TYPE_CHECKING:
     from simulation.model import InnovationEconomy
@@ -233,14 +234,15 @@ class EquityMarket:
         self._dilute(firms, pre / post)
         by_fund = np.argsort(fund_of, kind="stable")
         fund_ids, starts, counts = np.unique(fund_of[by_fund], return_index=True, return_counts=True)
+        amount_by_fund = deal_amount[by_fund]  # each fund's deals together, in booking order
         for index, start, count in zip(fund_ids.tolist(), starts.tolist(), counts.tolist()):
             fund = self.funds[index]
-            mine = by_fund[start : start + count]  # this fund's deals in booking order
-            amounts = deal_amount[mine]
-            self._call(fund, float(amounts.sum()) * scale)
-            model.ledger.pay_firms(fund.account, deal_firm[mine], amounts, "vc_investment")
-            fund.invested_rmb += float(amounts.sum()) * scale
+            total = float(amount_by_fund[start : start + count].sum()) * scale
+            self._call(fund, total)  # the LPs pay in what the fund invests this quarter
+            fund.invested_rmb += total
             fund.deals += count
+        accounts = np.array([f.account for f in self.funds], dtype=np.int64)[fund_of[by_fund]]
+        model.ledger.pay_firms(accounts, deal_firm[by_fund], amount_by_fund, "vc_investment")
         is_market = np.array([f.kind == FundKind.MARKET for f in self.funds])[fund_of]
         for channel, mask in (("vc_equity", is_market), ("guidance_fund_equity", ~is_market)):
             if mask.any():
@@ -428,29 +430,12 @@ class _FundPool:
         self.edges = np.cumsum(self.room, axis=0)
 
 
-class _Groups:
-    """Applicants in groups of one region and round type (sorted by group, then best signal first).
-
-    Per-group running sums are taken row by row of a (groups × largest group) matrix, so
-    each group's sum runs over its own members in order, as if the group were alone.
-    """
+class _Groups(SortedGroups):
+    """Applicants in groups of one region and round type (sorted by group, then best signal first)."""
 
     def __init__(self, keys: np.ndarray, starts: np.ndarray, counts: np.ndarray):
+        super().__init__(keys, starts, counts)
         self.region, self.round = np.divmod(keys, 4)
-        self.starts, self.counts = starts, counts
-        self.of_item = np.repeat(np.arange(len(keys)), counts)
-        self.local = np.arange(int(counts.sum())) - starts[self.of_item]
-        self.shape = (len(keys), int(counts.max()) if len(counts) else 0)
-
-    def cumsum(self, values: np.ndarray) -> np.ndarray:
-        """Running sum of ``values`` within each group."""
-        matrix = np.zeros(self.shape)
-        matrix[self.of_item, self.local] = values
-        return np.cumsum(matrix, axis=1)[self.of_item, self.local]
-
-    def sums(self, values: np.ndarray) -> np.ndarray:
-        """Total of ``values`` in each group."""
-        return np.array([values[start : start + count].sum() for start, count in zip(self.starts.tolist(), self.counts.tolist())])
 
     def fill(self, wanted: np.ndarray, budget: np.ndarray, min_share: float = 0.25) -> np.ndarray:
         """Fund requests in group order until each group's ``budget`` runs out; the request at the edge gets
