@@ -54,18 +54,19 @@ class TechFirm(mesa.Agent):
     def create_many(cls, model: mesa.Model, rows: Iterable[int]) -> list[TechFirm]:
         """Agents for many population rows at once, registered with the model as ``TechFirm(model, row)`` would.
 
-        Entry creates thousands of firms a quarter. Where the model keeps Mesa 3's
-        registries (a dict of agents and weak-keyed :class:`~mesa.agent.AgentSet` s)
-        the agents are registered in bulk; otherwise one by one through Mesa.
+        Entry creates thousands of firms a quarter. Where the model keeps one of Mesa 3's
+        known agent registries (see :func:`_bulk_registry`) the agents are registered in
+        bulk; otherwise one by one through Mesa.
         """
         if not isinstance(rows, list):
             rows = [int(row) for row in rows]
         if not rows:
             return []
         first = cls(model, rows[0])  # the regular way; its attributes show what Mesa's constructor sets
-        if set(vars(first)) != _FIRM_ATTRIBUTES or not _bulk_registry(model, cls):
+        registry = _bulk_registry(model, cls)
+        if set(vars(first)) != _FIRM_ATTRIBUTES or not registry:
             return [first, *(cls(model, row) for row in rows[1:])]
-        ids = mesa.Agent._ids[model]
+        ids = mesa.Agent._ids[model] if registry == "weak" else itertools.count(model.agent_id_counter)
         new = object.__new__
         agents = [first]
         append = agents.append
@@ -76,7 +77,13 @@ class TechFirm(mesa.Agent):
             agent.pos = None
             agent.row = row
             append(agent)
-        model._agents.update(zip(itertools.islice(agents, 1, None), itertools.repeat(None)))
+        added = itertools.islice(agents, 1, None)
+        if registry == "hard":
+            model.agent_id_counter = next(ids)
+            for agent_set in (model._all_agents, model._agents_by_type[cls]):
+                agent_set._agents.update(dict.fromkeys(itertools.islice(agents, 1, None)))
+            return agents
+        model._agents.update(zip(added, itertools.repeat(None)))
         for agent_set in (model._agents_by_type[cls], model._all_agents):
             registry = agent_set._agents
             refs = map(weakref.ref, itertools.islice(agents, 1, None), itertools.repeat(registry._remove))
@@ -86,12 +93,19 @@ class TechFirm(mesa.Agent):
     @classmethod
     def remove_many(cls, model: mesa.Model, agents: list[TechFirm]) -> None:
         """Remove agents from the model, as ``agent.remove()`` for each would."""
-        if not _bulk_registry(model, cls):
+        registry = _bulk_registry(model, cls)
+        if not registry:
             for agent in agents:
                 agent.remove()
             return
+        if registry == "hard":
+            registered = model._all_agents._agents
+            agents = [agent for agent in agents if agent in registered]  # ``agent.remove()`` ignores unregistered agents too
+            for agent_set in (model._all_agents, model._agents_by_type[cls]):
+                deque(map(agent_set._agents.__delitem__, agents), maxlen=0)
+            return
         registered = model._agents
-        agents = [agent for agent in agents if agent in registered]  # ``agent.remove()`` ignores unregistered agents too
+        agents = [agent for agent in agents if agent in registered]
         deque(map(registered.__delitem__, agents), maxlen=0)
         for agent_set in (model._agents_by_type[cls], model._all_agents):
             registry = agent_set._agents
@@ -151,17 +165,41 @@ class TechFirm(mesa.Agent):
         return events[events["firm_id"] == self.row].reset_index(drop=True)
 
 
-def _bulk_registry(model: mesa.Model, cls: type) -> bool:
-    """Whether ``model`` keeps Mesa 3.x's agent registries that bulk registration fills directly."""
+def _bulk_registry(model: mesa.Model, cls: type) -> str | None:
+    """Which of Mesa 3's agent registries ``model`` keeps, where bulk registration may fill it directly.
+
+    ``"weak"``: Mesa 3.3's dict of agents and weak-keyed :class:`~mesa.agent.AgentSet` s, with ids
+    from ``Agent._ids``. ``"hard"``: later Mesa 3's strong-keyed agent sets and ``agent_id_counter``,
+    when nothing listens to the model's agent signals and the class is in no data registry (so
+    skipping the per-agent signal changes nothing). None: register one by one through Mesa.
+    """
     by_type = getattr(model, "_agents_by_type", None)
-    return (
-        type(getattr(model, "_agents", None)) is dict
-        and isinstance(by_type, dict)
-        and isinstance(by_type.get(cls), AgentSet)
-        and isinstance(getattr(model, "_all_agents", None), AgentSet)
-        and all(isinstance(getattr(s, "_agents", None), weakref.WeakKeyDictionary) for s in (by_type[cls], model._all_agents))
-        and isinstance(getattr(mesa.Agent, "_ids", None), dict)
-    )
+    all_agents = getattr(model, "_all_agents", None)
+    if not isinstance(by_type, dict) or by_type.get(cls) is None or all_agents is None:
+        return None
+    sets = (by_type[cls], all_agents)
+    if (type(getattr(model, "_agents", None)) is dict and isinstance(by_type[cls], AgentSet) and isinstance(all_agents, AgentSet)
+            and all(isinstance(getattr(s, "_agents", None), weakref.WeakKeyDictionary) for s in sets)
+            and isinstance(getattr(mesa.Agent, "_ids", None), dict)):
+        return "weak"
+    if (isinstance(getattr(model, "agent_id_counter", None), int) and all(type(getattr(s, "_agents", None)) is dict for s in sets)
+            and not getattr(cls, "_datasets", None) and _nobody_listens(model)):
+        return "hard"
+    return None
+
+
+def _nobody_listens(model: mesa.Model) -> bool:
+    """True when no subscriber or batch would see the signals of agent registration and removal."""
+    if getattr(model, "_suppress", False):
+        return True
+    if getattr(model, "_batch_context", None) is not None:
+        return False
+    has_subscribers = getattr(model, "_has_subscribers", None)
+    for method in ("register_agent", "deregister_agent"):
+        emitter = getattr(getattr(type(model), method, None), "_mesa_signal_emitter", None)
+        if emitter is not None and (has_subscribers is None or has_subscribers(*emitter)):
+            return False
+    return True
 
 
 _FIRM_ATTRIBUTES = {"model", "unique_id", "pos", "row"}
