@@ -188,11 +188,12 @@ class Ledger:
 
     def flow_table(self) -> list[dict]:
         """The quarter's flows as rows ``{source, target, kind, amount_rmb}``."""
-        return [
-            {"source": s, "target": t, "kind": k, "amount_rmb": v}
-            for (s, t, k), v in sorted(self.flows.by_pair.items())
-            if v != 0.0
-        ]
+        return flow_rows(self.flows.by_pair)
+
+
+def flow_rows(by_pair: dict[tuple[str, str, str], float]) -> list[dict]:
+    """Flows by (source sector, target sector, kind) as rows ``{source, target, kind, amount_rmb}``, sorted, zeros left out."""
+    return [{"source": s, "target": t, "kind": k, "amount_rmb": v} for (s, t, k), v in sorted(by_pair.items()) if v != 0.0]
 
 
 def _add_to_firms(cash: np.ndarray, firms: np.ndarray, amounts: np.ndarray) -> None:

@@ -34,7 +34,7 @@ from simulation.agents.firm import ExitKind
 from simulation.agents.venture import irr_many
 from simulation.draws import Streams
 from simulation.groups import SortedGroups
-from simulation.ledger import Ledger
+from simulation.ledger import Ledger, flow_rows
 from simulation.markets import credit, insurance
 from simulation.markets.credit import LoanBook
 from simulation.markets.equity import EquityMarket
@@ -124,7 +124,7 @@ class InnovationEconomy(mesa.Model):
         self._funds = QuarterTable(("quarter", "fund", "kind", "region", "vintage", *FUND_VALUES, "irr_annual", "closed"))
         self._flows = QuarterTable(("quarter", *FLOW_TABLE_COLUMNS))
         self.ledger_errors: list[float] = []
-        self.last_flows: list[dict] = []
+        self._last_pairs: dict[tuple[str, str, str], float] = {}
         # Mesa's DataCollector keeps the national headline series (region tables: timeseries() and the other tables)
         self.headline: dict[str, float] = {}
         self.datacollector = mesa.DataCollector(
@@ -699,9 +699,14 @@ class InnovationEconomy(mesa.Model):
             bank.write_offs_rmb = 0.0
         reported = [f for f in self.equity.funds if not (f.closed and len(f.cashflows) > f.life_quarters + 1)]
         self._funds.append_lazy(len(reported), _FundQuarter(quarter, reported, self.region_names))
-        self.last_flows = self.ledger.flow_table()
-        flows = self.last_flows
-        self._flows.append([quarter] * len(flows), *([flow[name] for flow in flows] for name in FLOW_TABLE_COLUMNS))
+        # the quarter's flows by sector pair, made into rows only when a table or last_flows is asked for
+        self._last_pairs = dict(self.ledger.flows.by_pair)
+        self._flows.append_lazy(sum(1 for v in self._last_pairs.values() if v != 0.0), _FlowQuarter(quarter, self._last_pairs))
+
+    @property
+    def last_flows(self) -> list[dict]:
+        """The last quarter's money flows: rows ``{source, target, kind, amount_rmb}`` between sectors (RMB)."""
+        return flow_rows(self._last_pairs)
 
     # ------------------------------------------------------------------ tables
     def timeseries(self) -> pd.DataFrame:
@@ -804,6 +809,18 @@ class _FundQuarter:
                 [self.region_names[f.region] if f.region is not None else "national" for f in funds],
                 [f.vintage_label for f in funds], [f.committed_rmb for f in funds],
                 paid, invested, nav, distributed, deals, tvpi, irr, closed)
+
+
+class _FlowQuarter:
+    """One quarter's rows of the flows table, built from its flows by sector pair when the table is asked for."""
+
+    def __init__(self, quarter: str, by_pair: dict[tuple[str, str, str], float]):
+        self.quarter = quarter
+        self.by_pair = by_pair
+
+    def __call__(self) -> tuple[list, ...]:
+        rows = flow_rows(self.by_pair)
+        return ([self.quarter] * len(rows), *([row[name] for row in rows] for name in FLOW_TABLE_COLUMNS))
 
 
 def _still_alive(pop: FirmPopulation, rows: np.ndarray) -> np.ndarray:
