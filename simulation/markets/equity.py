@@ -418,9 +418,10 @@ class EquityMarket:
 class _FundPool:
     """The investing funds of one kind in one region, with their budgets by round type.
 
-    ``budgets``: this quarter's budget of each fund by round type (RMB); ``room``: budget per real firm (RMB / ``scale``), one row per fund, one column per round
-    type; ``total``: the pool's budget per round type; ``edges``: cumulative budgets over
-    the funds (a round goes to the fund whose slice its position falls in).
+    ``budgets``: this quarter's budget of each fund by round type (RMB). ``room``: the same per
+    real firm (RMB / ``scale``), one row per fund, one column per round type; ``total``: the
+    pool's room per round type; ``edges``: cumulative room over the funds (a round goes to the
+    fund whose slice its position falls in).
     """
 
     def __init__(self, index: np.ndarray, budgets: np.ndarray, scale: float):
