@@ -186,10 +186,6 @@ class Ledger:
         """Sum of all balances, firms included: zero when no money appeared or vanished."""
         return float(self.balance.sum()) + self.firm_cash_total()
 
-    def flow_table(self) -> list[dict]:
-        """The quarter's flows as rows ``{source, target, kind, amount_rmb}``."""
-        return flow_rows(self.flows.by_pair)
-
 
 def flow_rows(by_pair: dict[tuple[str, str, str], float]) -> list[dict]:
     """Flows by (source sector, target sector, kind) as rows ``{source, target, kind, amount_rmb}``, sorted, zeros left out."""

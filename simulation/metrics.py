@@ -78,7 +78,6 @@ class QuarterAccumulator:
         self.values: dict[str, np.ndarray] = defaultdict(lambda: np.zeros(self.n_regions))
         self.channel_new = np.zeros((len(ALL_CHANNELS), self.n_regions))
         self.channel_deals = np.zeros((len(ALL_CHANNELS), self.n_regions))
-        self.exit_ages: list[np.ndarray] = []
         self._rows: np.ndarray | None = None
         self._rows_region = np.zeros(0, dtype=np.intp)
 

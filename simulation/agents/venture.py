@@ -91,6 +91,11 @@ def _bisect_irr(flow_lists: list[list[float]], summed: list[int]) -> np.ndarray:
     return result
 
 
+def book_cash_rmb(paid_in, invested, fees, proceeds, distributed):
+    """The cash a fund's books say it holds: paid-in − invested − fees + proceeds − distributions (RMB; floats or arrays)."""
+    return paid_in - invested - fees + proceeds - distributed
+
+
 class VentureFund(mesa.Agent):
     """A closed-end fund: commitments called from LPs, rounds in firms, exits distributed.
 
@@ -166,7 +171,6 @@ class VentureFund(mesa.Agent):
         self._flow_this_quarter = 0.0
 
     def balance_sheet_gap_rmb(self) -> float:
-        """Cash − (paid-in − invested − fees + proceeds − distributions): zero when consistent."""
+        """Cash − the cash its books say it holds (:func:`book_cash_rmb`): zero when consistent."""
         cash = float(self.model.ledger.balance[self.account])
-        expected = self.paid_in_rmb - self.invested_rmb - self.fees_rmb + self.proceeds_rmb - self.distributed_rmb
-        return cash - expected
+        return cash - book_cash_rmb(self.paid_in_rmb, self.invested_rmb, self.fees_rmb, self.proceeds_rmb, self.distributed_rmb)

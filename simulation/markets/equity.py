@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from simulation.agents.firm import ExitKind, Stage
-from simulation.agents.venture import FundKind, VentureFund
+from simulation.agents.venture import FundKind, VentureFund, book_cash_rmb
 from simulation.columns import Columns
 from simulation.groups import SortedGroups
 
@@ -377,9 +377,8 @@ class EquityMarket:
         if not self.funds:
             return 0.0
         books = np.array(list(map(_FUND_BOOKS, self.funds)))
-        paid_in, invested, fees, proceeds, distributed = books.T
         cash = self.model.ledger.balance[[f.account for f in self.funds]]
-        gaps = cash - (paid_in - invested - fees + proceeds - distributed)
+        gaps = cash - book_cash_rmb(*books.T)
         return max((abs(gap) for gap in gaps.tolist()), default=0.0)
 
     # -- marks and lifecycle ----------------------------------------------
