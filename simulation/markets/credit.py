@@ -68,10 +68,10 @@ class LoanBook(Columns):
         is_open = self.column("open")
         return slice(0, self.n) if is_open.all() else np.flatnonzero(is_open)
 
-
-def _subset(rows: np.ndarray | slice, mask: np.ndarray) -> np.ndarray:
-    """Book rows of ``rows`` (from :meth:`LoanBook.open_rows`) where ``mask`` holds."""
-    return np.flatnonzero(mask) if isinstance(rows, slice) else rows[mask]
+    @staticmethod
+    def rows_where(rows: np.ndarray | slice, mask: np.ndarray) -> np.ndarray:
+        """Book rows of ``rows`` (from :meth:`open_rows`) where ``mask`` (one value per row of ``rows``) holds."""
+        return np.flatnonzero(mask) if isinstance(rows, slice) else rows[mask]
 
 
 def noise_sd(model: InnovationEconomy, industry_research: np.ndarray) -> np.ndarray:
@@ -379,7 +379,7 @@ def service(model: InnovationEconomy) -> np.ndarray:
     rollover = maturing & current & (model.uniform("rollover", firm) < params.banks.rollover_probability)
     renew = rollover | (maturing & (principal_ratio < 1.0) & current & params.banks.renewal_without_repayment)
     principal = np.where(renew, 0.0, principal)
-    book.column("start_q")[_subset(live, renew)] = q + 1
+    book.column("start_q")[book.rows_where(live, renew)] = q + 1
     ratio = np.where(principal > 0, np.minimum(carry_ratio, principal_ratio), carry_ratio)
     bank = book.column("bank")[live]
     accounts = model.bank_accounts[bank]
@@ -390,7 +390,7 @@ def service(model: InnovationEconomy) -> np.ndarray:
     ledger.firms_pay(firm, paid_principal, accounts, "loan_repayment")
     if fee.any():
         has = fee > 0
-        gov = model.region_gov_accounts[book.column("region")[_subset(live, has)]]
+        gov = model.region_gov_accounts[book.column("region")[book.rows_where(live, has)]]
         ledger.firms_pay(firm[has], paid_fee[has], gov, "guarantee_fee")
         model.acc.add_money("fiscal_cost_rmb", firm[has], -paid_fee[has])
     model.bank_income(bank, paid_interest * model.scale)
@@ -410,7 +410,7 @@ def service(model: InnovationEconomy) -> np.ndarray:
     arrears[owing & firm_short] += 1
     arrears[owing & ~firm_short] = 0
     done = book.column("outstanding")[live] <= 1e-6
-    book.column("open")[_subset(live, done)] = False
+    book.column("open")[book.rows_where(live, done)] = False
     return np.flatnonzero(owing & (arrears >= params.banks.default_after_quarters) & pop.column("alive"))
 
 

@@ -87,14 +87,15 @@ class RelendingFacility:
 
     def repay_with_principal(self, rows: np.ndarray | slice, principal_paid: np.ndarray, outstanding_before: np.ndarray) -> None:
         """Repay refinancing in proportion to the principal the borrowers repaid (``rows``: book rows, or a slice of the book)."""
-        refinanced = self.model.loans.column("refinanced")[rows]
-        has = np.flatnonzero(refinanced > 0)
-        if len(has) == 0:
+        book = self.model.loans
+        refinanced = book.column("refinanced")[rows]
+        has = refinanced > 0
+        if not has.any():
             return
         refinanced = refinanced[has]
         share = np.where(outstanding_before[has] > 0, principal_paid[has] / np.maximum(outstanding_before[has], 1e-9), 0.0)
         repay = np.minimum(refinanced, refinanced * share)
-        self._repay(has if isinstance(rows, slice) else rows[has], repay)
+        self._repay(book.rows_where(rows, has), repay)
 
     def repay_loans(self, rows: np.ndarray) -> None:
         """Repay all refinancing against these loans (default or exit)."""
