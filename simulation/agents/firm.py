@@ -77,17 +77,16 @@ class TechFirm(mesa.Agent):
             agent.pos = None
             agent.row = row
             append(agent)
-        added = itertools.islice(agents, 1, None)
+        added = agents[1:]  # ``first`` registered itself
         if registry == "hard":
             model.agent_id_counter = next(ids)
             for agent_set in (model._all_agents, model._agents_by_type[cls]):
-                agent_set._agents.update(dict.fromkeys(itertools.islice(agents, 1, None)))
+                agent_set._agents.update(dict.fromkeys(added))
             return agents
-        model._agents.update(zip(added, itertools.repeat(None)))
+        model._agents.update(dict.fromkeys(added))
         for agent_set in (model._agents_by_type[cls], model._all_agents):
-            registry = agent_set._agents
-            refs = map(weakref.ref, itertools.islice(agents, 1, None), itertools.repeat(registry._remove))
-            registry.data.update(zip(refs, itertools.repeat(None)))
+            weak = agent_set._agents
+            weak.data.update(dict.fromkeys(map(weakref.ref, added, itertools.repeat(weak._remove))))
         return agents
 
     @classmethod
