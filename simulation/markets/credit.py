@@ -107,23 +107,38 @@ def estimated_pd(model: InnovationEconomy, rows: np.ndarray, sd: np.ndarray) -> 
 
 
 def lend(model: InnovationEconomy, rows: np.ndarray, need: np.ndarray) -> np.ndarray:
-    """Credit market for applicants ``rows`` needing ``need`` RMB each; returns amounts lent."""
+    """Credit market for applicants ``rows`` needing ``need`` RMB each; returns amounts lent.
+
+    Each applicant draws a bank and gets its PD estimate; those within the bank's
+    PD limit (raised by the relending push) get a product menu (:func:`_offer`).
+    """
+    granted = np.zeros(len(rows))
+    if len(rows) == 0:
+        return granted
+    model.acc.add("loan_applications", rows, 1.0)
+    bank = model.pick_banks(model.population.column("region")[rows], rows=rows)
+    bank_safe = np.maximum(bank, 0)
+    pd = estimated_pd(model, rows, noise_sd(model, model.bank_research[bank_safe]))
+    push = model.relending_push[bank_safe]
+    # the others are turned down whatever they ask for, so no menu is worked out for them
+    considered = np.flatnonzero((bank >= 0) & (pd <= model.params.banks.max_pd * (1.0 + push)))
+    if len(considered):
+        granted[considered] = _offer(model, rows[considered], need[considered], bank[considered], pd[considered], push[considered])
+    return granted
+
+
+def _offer(model: InnovationEconomy, rows: np.ndarray, need: np.ndarray, bank: np.ndarray, pd: np.ndarray,
+           push: np.ndarray) -> np.ndarray:
+    """Product menu, pricing, choice, capital rationing and booking for applicants ``rows`` with banks ``bank``
+    (all lending in their region), PD estimates ``pd`` within the bank's limit and relending push ``push``;
+    returns the amounts lent (RMB per real firm)."""
     params = model.params
     n = len(rows)
     granted = np.zeros(n)
-    if n == 0:
-        return granted
     pop = model.population
     bp = params.banks
     region = pop.column("region")[rows]
     stage = pop.column("stage")[rows]
-    model.acc.add("loan_applications", rows, 1.0)
-
-    bank = model.pick_banks(region, rows=rows)
-    has_bank = bank >= 0
-    bank_safe = np.maximum(bank, 0)
-    research = model.bank_research[bank_safe]
-    pd = estimated_pd(model, rows, noise_sd(model, research))
 
     # --- product menu (one row per product, one column per applicant): amount, gross LGD,
     # bank's share of loss, extra cost, appetite ---
@@ -210,14 +225,12 @@ def lend(model: InnovationEconomy, rows: np.ndarray, need: np.ndarray) -> np.nda
 
     expected_loss = np.multiply.outer(lgd, pd)
     expected_loss *= share
-    push = model.relending_push[bank_safe]
     threshold = np.multiply.outer(bp.max_expected_loss * appetite, 1.0 + push)
-    applicant_ok = has_bank & (pd <= bp.max_pd * (1.0 + push))
-    approved = (amount > 1.0) & (expected_loss <= threshold) & applicant_ok
+    approved = (amount > 1.0) & (expected_loss <= threshold)
 
     # --- pricing ---
     rel = params.relending
-    relend_ok = model.bank_relending_eligible[bank_safe] & (model.relending_room() > 0) & model.relending.worth_drawing()
+    relend_ok = model.bank_relending_eligible[bank] & (model.relending_room() > 0) & model.relending.worth_drawing()
     benefit = np.where(relend_ok, rel.refinanced_share * max(bp.funding_cost - rel.rate, 0.0) * rel.pass_through, 0.0)
     base = bp.funding_cost + bp.operating_cost + bp.capital_charge
     bank_rate = base + expected_loss

@@ -30,7 +30,6 @@ def premiums_and_claims(model: InnovationEconomy, rows: np.ndarray) -> None:
     ledger = model.ledger
     insurer = model.insurer
     region = pop.column("region")[rows]
-    gov = model.region_gov_accounts[region]
     stage = pop.column("stage")[rows]
     premium = np.zeros(len(rows))
     claims = np.zeros(len(rows))
@@ -67,7 +66,6 @@ def premiums_and_claims(model: InnovationEconomy, rows: np.ndarray) -> None:
     claimants = rows[claims > 0]
     if len(claimants):
         model.events.log(model, "claim", claimants, claims[claims > 0], counterparty=np.full(len(claimants), -1), detail=stage[claims > 0])
-    del gov
 
 
 def credit_premiums(model: InnovationEconomy) -> None:

@@ -88,14 +88,16 @@ class RelendingFacility:
     def repay_with_principal(self, rows: np.ndarray | slice, principal_paid: np.ndarray, outstanding_before: np.ndarray) -> None:
         """Repay refinancing in proportion to the principal the borrowers repaid (``rows``: book rows, or a slice of the book)."""
         book = self.model.loans
-        refinanced = book.column("refinanced")[rows]
-        has = refinanced > 0
-        if not has.any():
+        # only loans with refinancing whose borrower repaid principal this quarter owe a repayment
+        paying = np.flatnonzero((principal_paid > 0) & (book.column("refinanced")[rows] > 0))
+        if len(paying) == 0:
             return
-        refinanced = refinanced[has]
-        share = np.where(outstanding_before[has] > 0, principal_paid[has] / np.maximum(outstanding_before[has], 1e-9), 0.0)
+        book_rows = paying if isinstance(rows, slice) else rows[paying]
+        refinanced = book.column("refinanced")[book_rows]
+        before = outstanding_before[paying]
+        share = np.where(before > 0, principal_paid[paying] / np.maximum(before, 1e-9), 0.0)
         repay = np.minimum(refinanced, refinanced * share)
-        self._repay(book.rows_where(rows, has), repay)
+        self._repay(book_rows, repay)
 
     def repay_loans(self, rows: np.ndarray) -> None:
         """Repay all refinancing against these loans (default or exit)."""
