@@ -3,9 +3,10 @@
 Prints, for 5,000, 50,000 and 550,000 firm agents (``run.scale`` = 110, 11 and 1
 of the 550,000 real tech SMEs), the number of firm-quarters simulated per
 second, the time per firm-quarter (linear cost growth means it stays flat as
-the population grows), the set-up time and the peak resident memory of the
-process. Each size runs in a fresh Python process, so the peak memory is that
-size's own.
+the population grows), the set-up time, the peak resident memory of the
+process and the minor page faults of the run (see ``simulation.allocator``;
+``INNOFIN_MALLOC_TUNING=0`` measures without its settings). Each size runs in a
+fresh Python process, so the peak memory is that size's own.
 
 Targets (issue "the model", section Fast): >= 1,000,000 firm-quarters per
 second at 50,000 firms; scale 1 for 40 quarters in < 60 s and < 4 GB.
@@ -89,7 +90,9 @@ def measure(scale: float, quarters: int, seed: int) -> dict[str, float]:
             live_at_start.append(int(model.population.column("alive").sum()))
 
     cpu0 = time.process_time()
+    faults0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     model.run(quarters, progress=count)
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults0
     t2 = time.perf_counter()
     firm_quarters = sum(live_at_start)
     cpu_seconds = time.process_time() - cpu0
@@ -109,6 +112,7 @@ def measure(scale: float, quarters: int, seed: int) -> dict[str, float]:
         "microseconds_per_firm_quarter": 1e6 * run_seconds / max(firm_quarters, 1),
         "cpu_microseconds_per_firm_quarter": 1e6 * cpu_seconds / max(firm_quarters, 1),
         "peak_rss_mb": peak_rss_mb(),
+        "page_faults": faults,
         "rss_after_import_mb": rss_after_import,
         "ledger_max_abs_error_rmb": float(max(model.ledger_errors, default=0.0)),
     }
@@ -137,14 +141,14 @@ def report(results: list[dict[str, float]]) -> str:
     """A plain-text table of the figures, the linearity check and the targets."""
     lines = [
         (f"{'scale':>6} {'agents':>8} {'quarters':>8} {'firm-qtrs':>11} {'setup s':>8} {'run s':>8} {'cpu s':>8} "
-         f"{'firm-qtrs/s':>12} {'per cpu-s':>12} {'cpu us/f-q':>11} {'peak MB':>8}"),
+         f"{'firm-qtrs/s':>12} {'per cpu-s':>12} {'cpu us/f-q':>11} {'peak MB':>8} {'pg faults':>10}"),
     ]
     for r in results:
         lines.append(
             f"{r['scale']:>6g} {r['firm_agents_start']:>8d} {r['quarters']:>8d} {r['firm_quarters']:>11,d} "
             f"{r['setup_seconds']:>8.2f} {r['run_seconds']:>8.2f} {r['run_cpu_seconds']:>8.2f} {r['firm_quarters_per_second']:>12,.0f} "
             f"{r['firm_quarters_per_cpu_second']:>12,.0f} "
-            f"{r['cpu_microseconds_per_firm_quarter']:>11.3f} {r['peak_rss_mb']:>8.0f}"
+            f"{r['cpu_microseconds_per_firm_quarter']:>11.3f} {r['peak_rss_mb']:>8.0f} {r.get('page_faults', 0):>10,d}"
         )
     ordered = sorted(results, key=lambda r: r["firm_agents_start"])
     if len(ordered) >= 2:

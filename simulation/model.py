@@ -32,6 +32,7 @@ from simulation import lifecycle
 from simulation.agents import Bank, CentralBank, Insurer, NationalGovernment, RegionalGovernment, Stage, TechFirm
 from simulation.agents.firm import ExitKind
 from simulation.agents.venture import irr_many
+from simulation.allocator import reuse_freed_memory
 from simulation.draws import Streams
 from simulation.groups import SortedGroups
 from simulation.ledger import Ledger, flow_rows
@@ -94,6 +95,7 @@ class InnovationEconomy(mesa.Model):
     def __init__(self, scenario: str | Path | Scenario | dict = "baseline", rng: Any = 0,
                  overrides: dict[str, Any] | None = None):
         params = load_scenario(scenario, overrides)
+        reuse_freed_memory()  # fewer page faults for the quarters' large temporary arrays (see simulation.allocator)
         super().__init__(rng=rng)
         self.params = params
         self.streams = Streams(dict(zip(STREAMS, self.rng.integers(0, 2**63 - 1, size=len(STREAMS)))))
