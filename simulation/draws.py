@@ -3,10 +3,18 @@
 Each phase of a quarter draws from its own stream (``"hazard"``, ``"order"``, ...),
 one value per population row, so that paired runs give each firm the same
 numbers (common random numbers). Those draws depend only on the population's row
-count, which is fixed once the quarter's entrants are added; so while the main
-thread works through the quarter, a worker thread can already make them. The
-first whole-population draw of each stream in a quarter is made ahead, in the
-order the streams were first used in the previous quarter.
+count, so a worker thread can make them before the phases ask: the first
+whole-population draw of each stream in a quarter is made ahead, in the order
+the streams were first used in the previous quarter.
+
+It is made in two parts. At the start of a quarter (:meth:`Streams.begin_quarter`)
+the worker draws for the rows the population already has; once the quarter's
+entrants are added (:meth:`Streams.new_quarter`) it draws the rest. numpy's
+generators make each value from the values before it only, so ``n`` draws in two
+parts are the ``n`` draws made at once (a test checks this for each kind), and the
+first part overlaps with entry instead of holding up the first phase. A first part
+still waiting in the worker's queue when the entrants are added is replaced by one
+draw of all the rows, queued in the order of use.
 
 The results are the same, bit for bit, with or without drawing ahead: a stream's
 state is saved before its draw ahead, and restored if the phase then asks for
@@ -42,8 +50,10 @@ class Streams:
 
     def __init__(self, seeds: dict[str, int]):
         self._generators = {name: np.random.default_rng(seed) for name, seed in seeds.items()}
-        self._pending: dict[str, tuple[_Request, Future, dict]] = {}
+        self._pending: dict[str, tuple[_Request, list[Future], dict]] = {}  # request, its parts, state before
         self._first_use: dict[str, _Request | None] = {}  # this quarter, in order (None: used directly)
+        self._plan: dict[str, _Request | None] = {}  # the previous quarter's first uses
+        self._begun = False  # begin_quarter was called and new_quarter not yet
         self._executor: ThreadPoolExecutor | None = None
 
     def __getitem__(self, name: str) -> np.random.Generator:
@@ -58,25 +68,53 @@ class Streams:
         self._first_use.setdefault(name, request)
         pending = self._pending.pop(name, None)
         if pending is not None:
-            asked, future, state = pending
-            values = future.result()
+            asked, parts, state = pending
+            values = [part.result() for part in parts]
             if asked == request:
-                return values
+                return values[0] if len(values) == 1 else np.concatenate(values)
             self._generators[name].bit_generator.state = state
         return self._draw(name, request)
 
-    def new_quarter(self, n: int) -> None:
-        """The population has its ``n`` rows for this quarter: start drawing ahead (inside :meth:`ahead` only)."""
-        plan, self._first_use = self._first_use, {}
+    def begin_quarter(self, n: int) -> None:
+        """A quarter starts with ``n`` population rows: draw ahead for them (inside :meth:`ahead` only)."""
+        self._plan, self._first_use = self._first_use, {}
+        self._begun = True
         if self._executor is None or n < DRAW_AHEAD_MIN_ROWS:
             return
-        for name, request in plan.items():
-            if request is None or name in self._pending:
-                continue
-            kind, _, args = request
-            ahead = (kind, int(n), args)
+        for name, request in self._plan.items():
+            if request is not None:
+                self._submit(name, request[0], n, request[2])
+
+    def new_quarter(self, n: int) -> None:
+        """The population has its ``n`` rows for this quarter: draw the rest ahead (inside :meth:`ahead` only).
+
+        Without :meth:`begin_quarter` before it, the quarter's plan starts here.
+        """
+        if not self._begun:
+            self._plan, self._first_use = self._first_use, {}
+        self._begun = False
+        if self._executor is None or n < DRAW_AHEAD_MIN_ROWS:
+            return
+        for name, request in self._plan.items():
+            if request is None or (name in self._first_use and name not in self._pending):
+                continue  # used directly, or already drawn this quarter
+            self._submit(name, request[0], n, request[2])
+
+    def _submit(self, name: str, kind: str, n: int, args: tuple[Any, ...]) -> None:
+        """Have the worker draw stream ``name`` up to ``n`` values of ``kind`` (after any part it already has)."""
+        pending = self._pending.get(name)
+        if pending is None:
             state = self._generators[name].bit_generator.state
-            self._pending[name] = (ahead, self._executor.submit(self._draw, name, ahead), state)
+            self._pending[name] = ((kind, n, args), [self._executor.submit(self._draw, name, (kind, n, args))], state)
+            return
+        (asked_kind, asked_n, asked_args), parts, state = pending
+        if (asked_kind, asked_args) != (kind, args) or n <= asked_n:
+            return
+        if len(parts) == 1 and parts[0].cancel():  # not started yet: one draw of all n instead, in this queue position
+            parts = [self._executor.submit(self._draw, name, (kind, n, args))]
+        else:
+            parts.append(self._executor.submit(self._draw, name, (kind, n - asked_n, args)))
+        self._pending[name] = ((kind, n, args), parts, state)
 
     @contextmanager
     def ahead(self) -> Iterator[None]:
@@ -100,6 +138,7 @@ class Streams:
     def _undo(self, name: str) -> None:
         pending = self._pending.pop(name, None)
         if pending is not None:
-            _, future, state = pending
-            future.result()
+            _, parts, state = pending
+            for part in parts:
+                part.result()
             self._generators[name].bit_generator.state = state

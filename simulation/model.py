@@ -419,6 +419,7 @@ class InnovationEconomy(mesa.Model):
             self._step()
 
     def _step(self) -> None:
+        self.streams.begin_quarter(self.population.n)  # the draws for the rows there are can start (simulation.draws)
         self.ledger.start_quarter()
         self.acc.reset()
         self.relending.used_this_quarter_rmb = 0.0

@@ -232,3 +232,45 @@ def test_drawing_ahead_gives_the_same_run_bit_for_bit(monkeypatch):
     for table in ("timeseries", "events_table", "funds_table"):
         pd.testing.assert_frame_equal(getattr(ahead, table)(), getattr(plain, table)())
     assert np.array_equal(ahead.population.column("cash"), plain.population.column("cash"))
+
+
+@pytest.mark.parametrize("kind, args", [("uniform", ()), ("normal", ()), ("student_t", (3.0,))])
+def test_a_draw_in_two_parts_is_the_draw_made_at_once(kind, args):
+    """What drawing ahead in two parts relies on: numpy makes each value from the ones before it only."""
+    from simulation.draws import Streams
+
+    whole, parts = Streams({"x": 11}), Streams({"x": 11})
+    first = parts.rows("x", kind, 1_000, *args)
+    rest = parts.rows("x", kind, 234, *args)
+    assert np.array_equal(whole.rows("x", kind, 1_234, *args), np.concatenate([first, rest]))
+
+
+@pytest.mark.parametrize("first_part", ["made", "still queued"])
+def test_a_quarter_drawn_ahead_in_two_parts_equals_the_plain_draws(first_part):
+    import threading
+
+    from simulation.draws import Streams
+
+    seeds = {"u": 1, "n": 2, "t": 3}
+    requests = {"u": ("uniform",), "n": ("normal",), "t": ("student_t", 3.0)}
+    n_before, n_after = 30_000, 31_500
+    ahead, plain = Streams(seeds), Streams(seeds)
+    for streams in (ahead, plain):  # a previous quarter, which sets the plan
+        for name, (kind, *args) in requests.items():
+            streams.rows(name, kind, 25_000, *args)
+    release = threading.Event()
+    with ahead.ahead():
+        if first_part == "still queued":
+            ahead._executor.submit(release.wait)  # the worker is busy until the entrants are added
+        ahead.begin_quarter(n_before)
+        if first_part == "made":
+            for _, parts, _ in ahead._pending.values():
+                parts[0].result()
+        ahead.new_quarter(n_after)
+        release.set()
+        parts_per_stream = {name: len(parts) for name, (_, parts, _) in ahead._pending.items()}
+        for name, (kind, *args) in requests.items():
+            assert np.array_equal(ahead.rows(name, kind, n_after, *args), plain.rows(name, kind, n_after, *args))
+    assert parts_per_stream == {name: 2 if first_part == "made" else 1 for name in requests}
+    for name in seeds:  # both continue alike afterwards
+        assert np.array_equal(ahead.rows(name, "uniform", 5), plain.rows(name, "uniform", 5))
