@@ -144,17 +144,17 @@ def operate(model: InnovationEconomy, rows: np.ndarray) -> None:
     np.clip(shock, -1.0, 1.0, out=shock)
     size[rows] = np.minimum((1.0 - p.size_mean_reversion) * size[rows] + shock, MAX_LOG_SIZE)
     s = size[rows]
-    transform = model.region_param("transformation_capacity")[region]
-    export = model.region_param("export_demand")[region]
-    demand = np.where(stage >= Stage.GROWTH, export, transform)
+    export_by_region = model.region_param("export_demand")
+    # demand: the region's export demand for growth and mature firms, its transformation capacity before
+    demand_by_region = np.stack((model.region_param("transformation_capacity"), export_by_region), axis=1).ravel()
+    demand = demand_by_region[2 * region.astype(np.intp) + (stage >= Stage.GROWTH)]
     revenue = _stage_medians(p.revenue_quarterly_rmb, stage) * np.exp(s + 0.25 * quality) * demand
     opex = _stage_medians(p.opex_quarterly_rmb, stage) * np.exp(0.85 * s)
     rd_intensity = model.region_param("rd_intensity")[region]
-    rd = np.where(
-        stage == Stage.SEED,
-        p.seed_rd_quarterly_rmb * np.exp(0.3 * s),
-        np.maximum(p.rd_to_revenue * revenue * 1.5, 0.5 * p.seed_rd_quarterly_rmb),
-    ) * rd_intensity
+    rd = np.maximum(p.rd_to_revenue * revenue * 1.5, 0.5 * p.seed_rd_quarterly_rmb)
+    seed = np.flatnonzero(stage == Stage.SEED)
+    rd[seed] = p.seed_rd_quarterly_rmb * np.exp(0.3 * s[seed])
+    rd *= rd_intensity
     distressed = pop.column("distress")[rows]
     rd = np.where(distressed, 0.3 * rd, rd)
     pop.column("revenue")[rows] = revenue
@@ -173,7 +173,7 @@ def operate(model: InnovationEconomy, rows: np.ndarray) -> None:
 
     # other sales: households and, in proportion to export demand, the rest of the world
     market_sales = revenue - np.where(anchor_alive, SUPPLIER_SHARE_OF_REVENUE * revenue, 0.0)
-    export_share = np.clip(0.15 * export, 0.0, 0.6)
+    export_share = np.clip(0.15 * export_by_region, 0.0, 0.6)[region]
     model.ledger.pay_firms(model.households, rows, market_sales * (1 - export_share), "sales_domestic")
     model.ledger.pay_firms(model.rest_of_world, rows, market_sales * export_share, "sales_export")
     model.ledger.firms_pay(rows, opex, model.households, "operating_costs")

@@ -621,11 +621,13 @@ class InnovationEconomy(mesa.Model):
         acc = self.acc.values
         n_r = len(self.region_names)
         s = self.scale
-        alive = pop.column("alive")
-        region = pop.column("region")[alive].astype(np.int64)
-        counts = np.bincount(region * 4 + pop.column("stage")[alive], minlength=4 * n_r).reshape(n_r, 4)
-        firms_alive = np.bincount(region, minlength=n_r) * s
-        with_loans = np.bincount(region[pop.column("debt")[alive] > 1.0], minlength=n_r) * s
+        alive = pop.alive_rows()
+        # live firms by region, stage and whether they have a loan, in one count
+        cell = pop.column("region")[alive].astype(np.int64) * 8 + pop.column("stage")[alive] * 2 + (pop.column("debt")[alive] > 1.0)
+        by_cell = np.bincount(cell, minlength=8 * n_r).reshape(n_r, 4, 2)
+        counts = by_cell.sum(axis=2)
+        firms_alive = counts.sum(axis=1) * s
+        with_loans = by_cell[:, :, 1].sum(axis=1) * s
         book = self.loans
         live = book.open_rows()
         lreg = book.column("region")[live].astype(np.int64)

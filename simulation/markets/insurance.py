@@ -29,6 +29,12 @@ def premiums_and_claims(model: InnovationEconomy, rows: np.ndarray) -> None:
     pop = model.population
     ledger = model.ledger
     insurer = model.insurer
+    covered = np.zeros(len(rows), dtype=bool)  # only insured firms pay premiums or claim
+    if p.rd_loss_enabled:
+        covered |= pop.column("rd_insured")[rows]
+    if p.patent_enabled:
+        covered |= pop.column("patent_insured")[rows]
+    rows = rows[covered]
     region = pop.column("region")[rows]
     stage = pop.column("stage")[rows]
     premium = np.zeros(len(rows))
