@@ -73,6 +73,11 @@ class LoanBook(Columns):
         """Book rows of ``rows`` (from :meth:`open_rows`) where ``mask`` (one value per row of ``rows``) holds."""
         return np.flatnonzero(mask) if isinstance(rows, slice) else rows[mask]
 
+    @staticmethod
+    def rows_at(rows: np.ndarray | slice, positions: np.ndarray) -> np.ndarray:
+        """Book rows at ``positions`` of ``rows`` (from :meth:`open_rows`)."""
+        return positions if isinstance(rows, slice) else rows[positions]
+
 
 def noise_sd(model: InnovationEconomy, industry_research: np.ndarray) -> np.ndarray:
     """Sd of a bank's quality signal: base noise cut by data sharing, AI and industry research."""
@@ -366,8 +371,7 @@ def service(model: InnovationEconomy) -> np.ndarray:
     firm = book.column("firm")[live]
     out = book.column("outstanding")[live].copy()  # the balances before this quarter's repayments
     interest = out * book.column("rate")[live] / 4.0
-    maturing = book.column("start_q")[live] + book.column("term")[live] <= q + 1
-    principal = np.where(maturing, out, 0.0)
+    maturing = np.flatnonzero(book.column("start_q")[live] + book.column("term")[live] <= q + 1)  # positions in live
     fee = np.where(book.column("guaranteed")[live], out * params.guarantee.fee / 4.0, 0.0)
     subsidised = book.column("subsidy_until")[live] > q
     subsidy = np.where(subsidised, out * book.column("subsidy_pp")[live] / 4.0, 0.0)
@@ -384,34 +388,40 @@ def service(model: InnovationEconomy) -> np.ndarray:
     carrying = interest + fee
     firm_carry = np.bincount(firm, weights=carrying, minlength=pop.n)
     carry_ratio = np.where(firm_carry > 0, np.minimum(1.0, cash / np.maximum(firm_carry, 1e-9)), 1.0)[firm]
-    cash_left = np.maximum(cash - firm_carry, 0.0)
-    # then principal of maturing loans; renewal without repayment for firms current on interest
-    firm_principal = np.bincount(firm, weights=principal, minlength=pop.n)
-    principal_ratio = np.where(firm_principal > 0, np.minimum(1.0, cash_left / np.maximum(firm_principal, 1e-9)), 1.0)[firm]
-    current = carry_ratio >= 1.0
-    rollover = maturing & current & (model.uniform("rollover", firm) < params.banks.rollover_probability)
-    renew = rollover | (maturing & (principal_ratio < 1.0) & current & params.banks.renewal_without_repayment)
-    principal = np.where(renew, 0.0, principal)
-    book.column("start_q")[book.rows_where(live, renew)] = q + 1
-    ratio = np.where(principal > 0, np.minimum(carry_ratio, principal_ratio), carry_ratio)
+    # then principal of maturing loans, from the cash left; renewal without repayment for firms current on interest
+    maturing_firm = firm[maturing]
+    due = out[maturing]
+    firm_principal = np.bincount(maturing_firm, weights=due, minlength=pop.n)[maturing_firm]
+    cash_left = np.maximum(cash[maturing_firm] - firm_carry[maturing_firm], 0.0)
+    principal_ratio = np.where(firm_principal > 0, np.minimum(1.0, cash_left / np.maximum(firm_principal, 1e-9)), 1.0)
+    current = carry_ratio[maturing] >= 1.0
+    rollover = current & (model.uniform("rollover", maturing_firm) < params.banks.rollover_probability)
+    renew = rollover | ((principal_ratio < 1.0) & current & params.banks.renewal_without_repayment)
+    book.column("start_q")[book.rows_at(live, maturing[renew])] = q + 1
+    repaying = maturing[~renew]
+    repaying_firm = firm[repaying]
+    paid_principal = out[repaying] * principal_ratio[~renew]
+    ratio = carry_ratio.copy()  # share of what was due that the firm paid
+    owed = out[repaying] > 0
+    ratio[repaying[owed]] = np.minimum(carry_ratio[repaying[owed]], principal_ratio[~renew][owed])
     bank = book.column("bank")[live]
     accounts = model.bank_accounts[bank]
     paid_interest = interest * carry_ratio
-    paid_principal = principal * np.where(principal > 0, principal_ratio, 0.0)
     paid_fee = fee * carry_ratio
     ledger.firms_pay(firm, paid_interest, accounts, "loan_interest")
-    ledger.firms_pay(firm, paid_principal, accounts, "loan_repayment")
+    ledger.firms_pay(repaying_firm, paid_principal, accounts[repaying], "loan_repayment")
     if fee.any():
         has = fee > 0
         gov = model.region_gov_accounts[book.column("region")[book.rows_where(live, has)]]
         ledger.firms_pay(firm[has], paid_fee[has], gov, "guarantee_fee")
         model.acc.add_money("fiscal_cost_rmb", firm[has], -paid_fee[has])
     model.bank_income(bank, paid_interest * model.scale)
-    model.bank_add("loans_rmb", bank, -paid_principal * model.scale)
-    book.column("outstanding")[live] = out - paid_principal
-    pop.column("debt")[:] -= np.bincount(firm, weights=paid_principal, minlength=pop.n)
-    model.relending.repay_with_principal(live, paid_principal, out)
-    model.acc.add("loans_renewed", firm[renew], 1.0)
+    model.bank_add("loans_rmb", bank[repaying], -paid_principal * model.scale)
+    repaying_rows = book.rows_at(live, repaying)
+    book.column("outstanding")[repaying_rows] = out[repaying] - paid_principal
+    pop.column("debt")[:] -= np.bincount(repaying_firm, weights=paid_principal, minlength=pop.n)
+    model.relending.repay_with_principal(repaying_rows, paid_principal, out[repaying])
+    model.acc.add("loans_renewed", maturing_firm[renew], 1.0)
 
     short = ratio < 1.0 - 1e-12
     book.column("npl")[live] = short

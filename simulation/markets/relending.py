@@ -85,14 +85,14 @@ class RelendingFacility:
         self.outstanding_rmb -= float(amounts.sum())
         book.column("refinanced")[rows] -= per_firm
 
-    def repay_with_principal(self, rows: np.ndarray | slice, principal_paid: np.ndarray, outstanding_before: np.ndarray) -> None:
-        """Repay refinancing in proportion to the principal the borrowers repaid (``rows``: book rows, or a slice of the book)."""
+    def repay_with_principal(self, rows: np.ndarray, principal_paid: np.ndarray, outstanding_before: np.ndarray) -> None:
+        """Repay refinancing in proportion to the principal repaid on loans ``rows`` (book rows)."""
         book = self.model.loans
         # only loans with refinancing whose borrower repaid principal this quarter owe a repayment
         paying = np.flatnonzero((principal_paid > 0) & (book.column("refinanced")[rows] > 0))
         if len(paying) == 0:
             return
-        book_rows = paying if isinstance(rows, slice) else rows[paying]
+        book_rows = rows[paying]
         refinanced = book.column("refinanced")[book_rows]
         before = outstanding_before[paying]
         share = np.where(before > 0, principal_paid[paying] / np.maximum(before, 1e-9), 0.0)
