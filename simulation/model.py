@@ -34,7 +34,7 @@ from simulation.agents.firm import ExitKind
 from simulation.agents.venture import irr_many
 from simulation.allocator import reuse_freed_memory
 from simulation.draws import Streams
-from simulation.groups import SortedGroups
+from simulation.groups import SortedGroups, best_first_within_groups
 from simulation.ledger import Ledger, flow_rows
 from simulation.markets import credit, insurance
 from simulation.markets.credit import LoanBook
@@ -523,7 +523,7 @@ class InnovationEconomy(mesa.Model):
         region = pop.column("region")[applicants].astype(np.int64)
         # each region's government ranks its applicants by signal (ties in applicant order) and funds them
         # in that order while its budget lasts
-        ranked = np.lexsort((-signal, region))
+        ranked = best_first_within_groups(region, signal)
         groups = SortedGroups.of_sorted(region[ranked])
         cum = groups.cumsum(amount[ranked]) * self.scale
         budget = np.array([gov.subsidy_budget_rmb for gov in self.governments])

@@ -274,3 +274,17 @@ def test_a_quarter_drawn_ahead_in_two_parts_equals_the_plain_draws(first_part):
     assert parts_per_stream == {name: 2 if first_part == "made" else 1 for name in requests}
     for name in seeds:  # both continue alike afterwards
         assert np.array_equal(ahead.rows(name, "uniform", 5), plain.rows(name, "uniform", 5))
+
+
+@pytest.mark.parametrize("ties", [False, True])
+@pytest.mark.parametrize("group_range", [3, 40_000])
+def test_rank_orders_equal_the_stable_sorts_they_replace(ties, group_range):
+    from simulation.groups import best_first_within_groups, stable_argsort
+
+    rng = np.random.default_rng(8)
+    score = rng.normal(size=5_000)
+    if ties:
+        score = np.round(score, 1)  # many equal scores
+    group = rng.integers(0, group_range, 5_000)
+    assert np.array_equal(stable_argsort(score), np.argsort(score, kind="stable"))
+    assert np.array_equal(best_first_within_groups(group, score), np.lexsort((-score, group)))

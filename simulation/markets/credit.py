@@ -16,6 +16,7 @@ import numpy as np
 
 from simulation.agents.firm import Stage
 from simulation.columns import Columns
+from simulation.groups import stable_argsort
 
 if TYPE_CHECKING:
     from simulation.model import InnovationEconomy
@@ -268,7 +269,7 @@ def _offer(model: InnovationEconomy, rows: np.ndarray, need: np.ndarray, bank: n
     u = model.uniform("order", rows)
     capacity = model.bank_capacity()
     takers = np.flatnonzero(takes)
-    queue = takers[random_order(u[takers])]  # the takers in random order
+    queue = takers[stable_argsort(u[takers])]  # the takers in random order
     by_bank = queue[np.argsort(bank[queue], kind="stable")]  # grouped by bank, random order within
     banks, starts = np.unique(bank[by_bank], return_index=True)
     ok = takes.copy()
@@ -299,18 +300,6 @@ def _offer(model: InnovationEconomy, rows: np.ndarray, need: np.ndarray, bank: n
         guaranteed=ch == GUARANTEED, pool=pool_ok[sel] | ((ch == IP_PLEDGE) & model.pool_ok[region[sel]]), insured=insured[sel] & unsecured[ch],
     )
     return granted
-
-
-def random_order(u: np.ndarray) -> np.ndarray:
-    """Indices that sort the uniform draws ``u`` (ties, which are all but impossible, kept in index order).
-
-    The same as a stable argsort; a plain sort is faster and gives the same order when no two draws tie.
-    """
-    order = np.argsort(u)
-    ranked = u[order]
-    if np.any(ranked[1:] == ranked[:-1]):
-        return np.argsort(u, kind="stable")
-    return order
 
 
 def book_new_loans(model, firms, bank, channel, amount, rate, lgd, refinanced, from_earmark, subsidy_pp, guaranteed, pool, insured) -> None:

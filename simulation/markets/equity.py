@@ -10,7 +10,7 @@ import numpy as np
 from simulation.agents.firm import ExitKind, Stage
 from simulation.agents.venture import FundKind, VentureFund, book_cash_rmb
 from simulation.columns import Columns
-from simulation.groups import SortedGroups
+from simulation.groups import SortedGroups, best_first_within_groups
 
 if TYPE_CHECKING:
     from simulation.model import InnovationEconomy
@@ -163,7 +163,7 @@ class EquityMarket:
         pre = size * np.asarray(vc.pre_money_multiple)[round_idx] * np.exp(0.4 * signal)
         # groups of one region and round type, best signals first (ties in applicant order)
         key = region.astype(np.int64) * 4 + round_idx
-        ordered = np.lexsort((-signal, key))
+        ordered = best_first_within_groups(key, signal)
         keys, starts, counts = np.unique(key[ordered], return_index=True, return_counts=True)
         groups = _Groups(keys, starts, counts)
         pools = {}
