@@ -192,7 +192,7 @@ def innovate(model: InnovationEconomy, rows: np.ndarray) -> None:
     stage = pop.column("stage")[rows]
     region = pop.column("region")[rows]
     quality = pop.column("quality")[rows]
-    research = model.region_param("research_productivity")[region] * model.spillover_boost[region]
+    research = (model.region_param("research_productivity") * model.spillover_boost)[region]
     rd_ratio = pop.column("rd")[rows] / p.seed_rd_quarterly_rmb
     ip_factor = 0.5 + params.ip.protection
     exp_half_quality = np.exp(0.5 * quality)
@@ -201,20 +201,19 @@ def innovate(model: InnovationEconomy, rows: np.ndarray) -> None:
     pop.column("patents")[rows] += new_patents
     model.acc.add("patents_granted", rows, new_patents)
 
-    transform = model.region_param("transformation_capacity")[region]
+    transform = model.region_param("transformation_capacity")
     base = np.append(np.asarray(p.stage_up_quarterly), 0.0)[stage]
-    cash = pop.column("cash")[rows]
-    # scaling needs money: firms that cannot fund a quarter of next-stage costs progress slower
-    next_cost = np.asarray(p.opex_quarterly_rmb + [p.opex_quarterly_rmb[-1]])[np.minimum(stage + 1, 3)]
-    funded = np.where(cash >= 0.5 * next_cost, 1.0, 0.35)
     multiplier = np.zeros(len(rows))  # mature firms stay mature
     seed = np.flatnonzero(stage == Stage.SEED)
     knowledge_factor = np.minimum(1.5, pop.column("knowledge")[rows[seed]] / (4.0 * p.seed_rd_quarterly_rmb)) ** 0.5
     multiplier[seed] = research[seed] * knowledge_factor * exp_half_quality[seed]
+    # scaling needs money: firms that cannot fund a quarter of next-stage costs progress slower
     early = np.flatnonzero(stage == Stage.EARLY)
-    multiplier[early] = transform[early] * funded[early] * np.exp(0.45 * quality[early])
+    multiplier[early] = (transform[region[early]] * _funded(model, rows[early], Stage.GROWTH)
+                         * np.exp(0.45 * quality[early]))
     growth = np.flatnonzero(stage == Stage.GROWTH)
-    multiplier[growth] = np.sqrt(transform[growth]) * funded[growth] * np.exp(0.3 * quality[growth])
+    multiplier[growth] = (np.sqrt(transform[region[growth]]) * _funded(model, rows[growth], Stage.MATURE)
+                          * np.exp(0.3 * quality[growth]))
     up = model.uniform("stages", rows) < np.clip(base * multiplier, 0.0, 0.9)
     moved = rows[up]
     pop.column("stage")[moved] += 1
@@ -222,6 +221,12 @@ def innovate(model: InnovationEconomy, rows: np.ndarray) -> None:
     newly_tangible = _stage_medians(p.tangible_assets_rmb, pop.column("stage")[moved]) * SECTOR_TANGIBLE[pop.column("sector")[moved]]
     pop.column("tangible")[moved] = np.maximum(pop.column("tangible")[moved], newly_tangible * np.exp(0.8 * pop.column("size")[moved]))
     pop.column("project")[rows] = (stage >= Stage.GROWTH) & (model.uniform("projects", rows) < 0.06)
+
+
+def _funded(model: InnovationEconomy, rows: np.ndarray, next_stage: Stage) -> np.ndarray:
+    """1 for firms with cash for half a quarter of ``next_stage``'s operating costs, else 0.35 (progress slows)."""
+    next_cost = model.params.firms.opex_quarterly_rmb[next_stage]
+    return np.where(model.population.column("cash")[rows] >= 0.5 * next_cost, 1.0, 0.35)
 
 
 def failure_hazard(model: InnovationEconomy, rows: np.ndarray) -> np.ndarray:

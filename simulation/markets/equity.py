@@ -305,18 +305,20 @@ class EquityMarket:
         vc_backed = pop.column("vc_backed")[rows[candidates]]
         p_ipo = p.ipo_rate_quarterly * p.ipo_window * np.exp(0.6 * quality) * np.where(vc_backed, 1.0, 0.25) * np.where(stage == Stage.MATURE, 1.5, 0.6)
         p_ma = p.ma_rate_quarterly * p.ma_market * np.exp(0.3 * quality)
-        draw = model.uniform("exits", rows)[candidates]
+        rows = rows[candidates]
+        draw = model.uniform("exits", rows)
         ipo = draw < p_ipo
         ma = ~ipo & (draw < p_ipo + p_ma)
-        shock = model.normal("exit_values", rows)[candidates]
-        rows = rows[candidates]
-        base = np.maximum(pop.column("post_money")[rows], 8.0 * pop.column("revenue")[rows])
-        noise = np.exp(p.exit_value_sigma * shock + 0.5 * quality)
+        exiting = np.flatnonzero(ipo | ma)
+        shock = np.zeros(len(rows))
+        shock[exiting] = model.normal("exit_values", rows[exiting])  # only the exiting firms' draws are read
         for mask, multiple, kind in ((ipo, p.ipo_valuation_multiple, ExitKind.IPO), (ma, p.ma_valuation_multiple, ExitKind.ACQUISITION)):
             firms = rows[mask]
             if len(firms) == 0:
                 continue
-            value = base[mask] * multiple * noise[mask]
+            base = np.maximum(pop.column("post_money")[firms], 8.0 * pop.column("revenue")[firms])
+            noise = np.exp(p.exit_value_sigma * shock[mask] + 0.5 * quality[mask])
+            value = base * multiple * noise
             repay_on_exit(model, firms, model.households)
             self._pay_out(firms, value, "ipo_proceeds" if kind == ExitKind.IPO else "acquisition_proceeds")
             model.events.log(model, "exit_ipo" if kind == ExitKind.IPO else "exit_ma", firms, value, counterparty=np.full(len(firms), -1), detail=pop.column("stage")[firms])
