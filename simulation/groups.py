@@ -60,11 +60,17 @@ def best_first_within_groups(group: np.ndarray, score: np.ndarray) -> np.ndarray
     """Indices that order rows by ``group`` (ascending) and, within a group, by ``score``, highest first,
     ties in index order: the order of ``np.lexsort((-score, group))``, found faster.
 
-    Sorting by score and then stably by group gives that order; group numbers below
-    2**15 are sorted as 16-bit integers, which numpy sorts stably by radix sort.
+    Sorting by score and then stably by group (:func:`group_order`) gives that order.
     """
     by_score = stable_argsort(-score)
-    grouped = group[by_score]
-    if len(grouped) and 0 <= grouped.min() and grouped.max() < 2**15:
-        grouped = grouped.astype(np.int16)
-    return by_score[np.argsort(grouped, kind="stable")]
+    return by_score[group_order(group[by_score])]
+
+
+def group_order(group: np.ndarray) -> np.ndarray:
+    """Indices that sort group numbers ``group`` stably (rows of one group keep their order).
+
+    Group numbers below 2**15 are sorted as 16-bit integers, which numpy sorts stably by radix sort.
+    """
+    if len(group) and 0 <= group.min() and group.max() < 2**15:
+        group = group.astype(np.int16)
+    return np.argsort(group, kind="stable")

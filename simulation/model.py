@@ -550,7 +550,10 @@ class InnovationEconomy(mesa.Model):
         hazard = lifecycle.failure_hazard(self, alive)
         failing = alive[self.uniform("hazard", alive) < hazard]
         unpaid = alive[pop.column("insolvent_q")[alive] >= self.params.firms.insolvency_quarters]
-        failing = np.union1d(np.union1d(failing, defaulted), unpaid)
+        marked = np.zeros(pop.n, dtype=bool)  # the union of the three, sorted
+        for group in (failing, defaulted, unpaid):
+            marked[group] = True
+        failing = np.flatnonzero(marked)
         ages = np.minimum(pop.age_years(alive, self.quarter_index), 15)
         self.age_at_risk += np.bincount(ages, minlength=16) * 0.25 * self.scale
         self.age_failures += np.bincount(np.minimum(pop.age_years(failing, self.quarter_index), 15), minlength=16) * self.scale

@@ -16,7 +16,7 @@ import numpy as np
 
 from simulation.agents.firm import Stage
 from simulation.columns import Columns
-from simulation.groups import stable_argsort
+from simulation.groups import group_order, stable_argsort
 
 if TYPE_CHECKING:
     from simulation.model import InnovationEconomy
@@ -270,7 +270,7 @@ def _offer(model: InnovationEconomy, rows: np.ndarray, need: np.ndarray, bank: n
     capacity = model.bank_capacity()
     takers = np.flatnonzero(takes)
     queue = takers[stable_argsort(u[takers])]  # the takers in random order
-    by_bank = queue[np.argsort(bank[queue], kind="stable")]  # grouped by bank, random order within
+    by_bank = queue[group_order(bank[queue])]  # grouped by bank, random order within
     banks, starts = np.unique(bank[by_bank], return_index=True)
     ok = takes.copy()
     for b, start, end in zip(banks.tolist(), starts.tolist(), [*starts[1:].tolist(), len(by_bank)]):
