@@ -25,6 +25,8 @@ fill an array, so the worker thread runs alongside the model's Python code.
 
 from __future__ import annotations
 
+import math
+import statistics
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -34,6 +36,10 @@ import numpy as np
 
 # Below this many population rows a quarter's draws take well under a millisecond: not worth a thread.
 DRAW_AHEAD_MIN_ROWS = 20_000
+
+# Up to this mean P(K = 0) = e^-mean is a normal double and Poisson counts are found exactly;
+# above it (far beyond any count the model makes) a normal approximation is used.
+POISSON_EXACT_MAX_MEAN = 700.0
 
 # kind of draw -> numpy Generator method (its leading arguments are the request's ``args``)
 _METHODS = {"uniform": "random", "normal": "standard_normal", "student_t": "standard_t"}
@@ -142,3 +148,37 @@ class Streams:
             for part in parts:
                 part.result()
             self._generators[name].bit_generator.state = state
+
+
+def poisson_from_uniforms(mean: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Poisson counts with means ``mean`` (>= 0) from uniform draws ``u`` in [0, 1), one each, by inverting the CDF.
+
+    Each count is the smallest k with P(K <= k) > u, so it depends only on its own
+    mean and draw: a firm keeps its random number when other firms' means change
+    (common random numbers), which a generator's sequential Poisson draws do not give.
+    Terms P(K = k) = P(K = k - 1) * mean / k are added until the draw is passed; the loop
+    runs over the still-undecided values only, and with means below one most are decided
+    at k = 0. Means above :data:`POISSON_EXACT_MAX_MEAN` use the normal approximation
+    with continuity correction.
+    """
+    mean = np.asarray(mean, dtype=float)
+    u = np.asarray(u, dtype=float)
+    counts = np.zeros(mean.shape, dtype=np.int64)
+    large = mean > POISSON_EXACT_MAX_MEAN
+    term = np.exp(-np.where(large, 0.0, mean))  # P(K = 0)
+    todo = np.flatnonzero((u >= term) & ~large)
+    term, cdf, m, draw = term[todo], term[todo], mean[todo], u[todo]
+    k = 0
+    while len(todo):
+        k += 1
+        counts[todo] = k
+        term = term * m / k
+        cdf = cdf + term
+        more = (draw >= cdf) & (term > 0.0)  # a term that underflows ends the (rounding-limited) far tail
+        todo, term, cdf, m, draw = todo[more], term[more], cdf[more], m[more], draw[more]
+    if large.any():
+        normal = statistics.NormalDist()
+        for i in np.flatnonzero(large).tolist():
+            z = normal.inv_cdf(min(max(float(u[i]), 1e-300), 1.0 - 1e-16))
+            counts[i] = max(0, math.floor(mean[i] + math.sqrt(mean[i]) * z + 0.5))
+    return counts

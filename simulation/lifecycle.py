@@ -197,7 +197,7 @@ def innovate(model: InnovationEconomy, rows: np.ndarray) -> None:
     ip_factor = 0.5 + params.ip.protection
     exp_half_quality = np.exp(0.5 * quality)
     patent_rate = p.patent_rate_quarterly * exp_half_quality * research * ip_factor * np.sqrt(np.maximum(rd_ratio, 0.0))
-    new_patents = model.streams["patents"].poisson(patent_rate)
+    new_patents = model.poisson("patents", patent_rate, rows)
     pop.column("patents")[rows] += new_patents
     model.acc.add("patents_granted", rows, new_patents)
 

@@ -33,7 +33,7 @@ from simulation.agents import Bank, CentralBank, Insurer, NationalGovernment, Re
 from simulation.agents.firm import ExitKind
 from simulation.agents.venture import irr_many
 from simulation.allocator import reuse_freed_memory
-from simulation.draws import Streams
+from simulation.draws import Streams, poisson_from_uniforms
 from simulation.groups import SortedGroups, best_first_within_groups
 from simulation.ledger import Ledger, flow_rows
 from simulation.markets import credit, insurance
@@ -46,7 +46,8 @@ from simulation.scenario.loader import load_scenario, with_changes
 from simulation.scenario.schema import Scenario, quarter_label, quarter_offset
 
 STREAMS = ("init", "entry", "operate", "patents", "stages", "projects", "supply_chain", "demand", "subsidy", "vc", "vc_size",
-           "banks", "screening", "order", "hazard", "exits", "exit_values", "insurance", "claims", "rollover")
+           "banks", "screening", "order", "hazard", "exits", "exit_values", "insurance", "claims", "rollover",
+           "patent_claims")
 # timeseries: flows accumulated during the quarter (per region, summed for ALL)
 FLOW_COLUMNS = ("entries", "exits_ipo", "exits_ma", "exits_failure", "rd_spending_rmb", "revenue_rmb", "patents_granted",
                 "breakthroughs", "new_loans_rmb", "loan_applications", "loans_granted", "vc_invested_rmb", "vc_deals",
@@ -292,6 +293,11 @@ class InnovationEconomy(mesa.Model):
     def student_t(self, stream: str, df: float, rows: np.ndarray) -> np.ndarray:
         """Student-t draws with ``df`` degrees of freedom for population ``rows`` (one per population row, see :meth:`uniform`)."""
         return self.streams.rows(stream, "student_t", self.population.n, df)[rows]
+
+    def poisson(self, stream: str, mean: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Poisson counts with means ``mean`` for population ``rows``, each from the row's uniform draw
+        (see :meth:`uniform` and :func:`simulation.draws.poisson_from_uniforms`)."""
+        return poisson_from_uniforms(mean, self.uniform(stream, rows))
 
     # ---------------------------------------------------------- agent plumbing
     def create_firm_agents(self, rows: np.ndarray) -> None:

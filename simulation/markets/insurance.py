@@ -49,7 +49,7 @@ def premiums_and_claims(model: InnovationEconomy, rows: np.ndarray) -> None:
         patents = np.where(insured, pop.column("patents")[rows], 0.0)
         premium += patents * p.patent_premium_rmb / 4.0
         rate = model.params.ip.patent_insurance_claim_rate_quarterly * (1.0 - model.params.ip.protection)
-        claims += model.streams["claims"].poisson(patents * rate) * p.patent_claim_rmb
+        claims += model.poisson("patent_claims", patents * rate, rows) * p.patent_claim_rmb
     firm_part = premium * (1.0 - p.premium_subsidy)
     gov_part = premium * p.premium_subsidy
     paid = ledger.firms_pay(rows, firm_part, model.insurer_account, "insurance_premium")
