@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import statistics
+import sys
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -36,6 +37,11 @@ import numpy as np
 
 # Below this many population rows a quarter's draws take well under a millisecond: not worth a thread.
 DRAW_AHEAD_MIN_ROWS = 20_000
+
+# The interpreter's thread switch interval while drawing ahead (seconds; Python's default is 0.005).
+# The model's main thread runs long stretches of Python (agent registration) that would otherwise
+# hold up the start of the worker's draws by up to the default interval each time.
+SWITCH_INTERVAL_S = 0.001
 
 # Up to this mean P(K = 0) = e^-mean is a normal double and Poisson counts are found exactly;
 # above it (far beyond any count the model makes) a normal approximation is used.
@@ -129,9 +135,13 @@ class Streams:
             yield
             return
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="innofin-draws")
+        switch_interval = sys.getswitchinterval()
+        # the worker needs the GIL to start each draw: let the interpreter hand it over within 1 ms, not 5
+        sys.setswitchinterval(min(switch_interval, SWITCH_INTERVAL_S))
         try:
             yield
         finally:
+            sys.setswitchinterval(switch_interval)
             for name in list(self._pending):
                 self._undo(name)
             self._executor.shutdown()

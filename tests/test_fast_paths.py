@@ -288,3 +288,17 @@ def test_rank_orders_equal_the_stable_sorts_they_replace(ties, group_range):
     group = rng.integers(0, group_range, 5_000)
     assert np.array_equal(stable_argsort(score), np.argsort(score, kind="stable"))
     assert np.array_equal(best_first_within_groups(group, score), np.lexsort((-score, group)))
+
+
+def test_drawing_ahead_shortens_the_thread_switch_interval_and_restores_it():
+    import sys
+
+    from simulation.draws import SWITCH_INTERVAL_S, Streams
+
+    before = sys.getswitchinterval()
+    streams = Streams({"x": 1})
+    with streams.ahead():
+        assert sys.getswitchinterval() == pytest.approx(min(before, SWITCH_INTERVAL_S))
+        with streams.ahead():  # nested: unchanged
+            assert sys.getswitchinterval() == pytest.approx(min(before, SWITCH_INTERVAL_S))
+    assert sys.getswitchinterval() == before
