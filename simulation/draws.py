@@ -65,7 +65,6 @@ class Streams:
         self._pending: dict[str, tuple[_Request, list[Future], dict]] = {}  # request, its parts, state before
         self._first_use: dict[str, _Request | None] = {}  # this quarter, in order (None: used directly)
         self._plan: dict[str, _Request | None] = {}  # the previous quarter's first uses
-        self._begun = False  # begin_quarter was called and new_quarter not yet
         self._executor: ThreadPoolExecutor | None = None
 
     def __getitem__(self, name: str) -> np.random.Generator:
@@ -90,7 +89,6 @@ class Streams:
     def begin_quarter(self, n: int) -> None:
         """A quarter starts with ``n`` population rows: draw ahead for them (inside :meth:`ahead` only)."""
         self._plan, self._first_use = self._first_use, {}
-        self._begun = True
         if self._executor is None or n < DRAW_AHEAD_MIN_ROWS:
             return
         for name, request in self._plan.items():
@@ -98,13 +96,7 @@ class Streams:
                 self._submit(name, request[0], n, request[2])
 
     def new_quarter(self, n: int) -> None:
-        """The population has its ``n`` rows for this quarter: draw the rest ahead (inside :meth:`ahead` only).
-
-        Without :meth:`begin_quarter` before it, the quarter's plan starts here.
-        """
-        if not self._begun:
-            self._plan, self._first_use = self._first_use, {}
-        self._begun = False
+        """The population has its ``n`` rows for this quarter: draw the rest ahead (inside :meth:`ahead` only)."""
         if self._executor is None or n < DRAW_AHEAD_MIN_ROWS:
             return
         for name, request in self._plan.items():

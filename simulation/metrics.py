@@ -129,48 +129,24 @@ class QuarterAccumulator:
         ) * self.model.scale
 
 
-class EventLog:
+class EventLog(QuarterTable):
     """One row per loan, round, claim, default, exit and subsidy (amounts: RMB for all firms represented).
 
-    Each :meth:`log` call keeps its rows as one chunk of arrays; :meth:`to_dict`
-    joins the chunks. Logging thus costs a copy of the new rows only, never a
-    regrowth of everything logged so far.
+    Each :meth:`log` call adds its rows as one chunk (see :class:`QuarterTable`), so
+    logging costs a copy of the new rows only, never a regrowth of all logged so far.
     """
 
-    DTYPES: ClassVar[dict[str, type]] = {"quarter": np.int32, "kind": np.int8, "firm_id": np.int64, "region": np.int16, "amount_rmb": np.float64,
-              "counterparty": np.int32, "detail": np.int16}
+    DTYPES: ClassVar[dict[str, type]] = {"quarter": np.int32, "kind": np.int8, "firm_id": np.int64, "region": np.int16,
+                                         "amount_rmb": np.float64, "counterparty": np.int32, "detail": np.int16}
 
     def __init__(self):
-        self._chunks: list[tuple[int, int, dict[str, np.ndarray]]] = []  # (quarter, kind code, columns)
-        self.n = 0
-
-    def __len__(self) -> int:
-        return self.n
+        super().__init__(self.DTYPES)
 
     def log(self, model: InnovationEconomy, kind: str, firms: np.ndarray, per_firm_amount: np.ndarray,
             counterparty: np.ndarray, detail: np.ndarray) -> None:
         """Record one event per firm in ``firms`` (``per_firm_amount``: RMB per real firm)."""
-        if len(firms) == 0:
-            return
-        dtypes = self.DTYPES
-        columns = {
-            "firm_id": np.array(firms, dtype=dtypes["firm_id"]),
-            "region": model.population.column("region")[firms].astype(dtypes["region"]),
-            "amount_rmb": np.asarray(per_firm_amount, dtype=np.float64) * model.scale,
-            "counterparty": np.array(counterparty, dtype=dtypes["counterparty"]),
-            "detail": np.array(detail, dtype=dtypes["detail"]),
-        }
-        self._chunks.append((model.quarter_index, EVENT_KINDS.index(kind), columns))
-        self.n += len(firms)
-
-    def to_dict(self) -> dict[str, np.ndarray]:
-        """All events as one array per column (in the order logged)."""
-        result: dict[str, np.ndarray] = {}
-        for name, dtype in self.DTYPES.items():
-            if name == "quarter" or name == "kind":
-                parts = [np.full(len(cols["firm_id"]), quarter if name == "quarter" else kind, dtype=dtype)
-                         for quarter, kind, cols in self._chunks]
-            else:
-                parts = [cols[name] for _, _, cols in self._chunks]
-            result[name] = np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
-        return result
+        n = len(firms)
+        values = (np.full(n, model.quarter_index), np.full(n, EVENT_KINDS.index(kind)), firms,
+                  model.population.column("region")[firms], np.asarray(per_firm_amount) * model.scale, counterparty, detail)
+        # copies in the log's own types (the callers' arrays may be views that change later)
+        self.append(*(np.array(value, dtype=dtype) for value, dtype in zip(values, self.DTYPES.values())))

@@ -743,8 +743,7 @@ class InnovationEconomy(mesa.Model):
 
     def events_table(self) -> pd.DataFrame:
         """One row per loan, round, claim, default, exit, failure and subsidy."""
-        ev = self.events.to_dict()
-        frame = pd.DataFrame(ev)
+        frame = self.events.frame()
         if frame.empty:
             return pd.DataFrame(columns=["quarter", "kind", "firm_id", "region", "amount_rmb", "counterparty", "detail"])
         start = self.params.run.start_quarter

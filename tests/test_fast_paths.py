@@ -183,6 +183,7 @@ def _draw_ahead_ready(streams, names, n):
     """Streams with a first-use plan for ``names`` (uniform draws of ``n``) and a quarter started ahead."""
     for name in names:
         streams.rows(name, "uniform", n)
+    streams.begin_quarter(n)
     streams.new_quarter(n)
 
 

@@ -389,10 +389,11 @@ def service(model: InnovationEconomy) -> np.ndarray:
     book.column("start_q")[book.rows_at(live, maturing[renew])] = q + 1
     repaying = maturing[~renew]
     repaying_firm = firm[repaying]
-    paid_principal = out[repaying] * principal_ratio[~renew]
+    repaid_share = principal_ratio[~renew]
+    paid_principal = out[repaying] * repaid_share
     ratio = carry_ratio.copy()  # share of what was due that the firm paid
     owed = out[repaying] > 0
-    ratio[repaying[owed]] = np.minimum(carry_ratio[repaying[owed]], principal_ratio[~renew][owed])
+    ratio[repaying[owed]] = np.minimum(carry_ratio[repaying[owed]], repaid_share[owed])
     bank = book.column("bank")[live]
     accounts = model.bank_accounts[bank]
     paid_interest = interest * carry_ratio
